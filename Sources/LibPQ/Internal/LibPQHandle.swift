@@ -1,0 +1,298 @@
+import CLibPQ
+import Foundation
+
+/// One libpq connection, used from one thread at a time.
+///
+/// Not `Sendable`: a ``PostgresConnection`` (on its own thread) or a ``PostgresListener``
+/// (on its own thread) owns it. Every call here may block.
+final class LibPQHandle {
+    private(set) var connection: OpaquePointer?
+    private let parameters: [(String, String)]
+    /// libpq's transaction status before the last statement, to know whether a connection
+    /// that dropped may be reopened without losing a transaction.
+    var lastTransactionStatus = PQTRANS_IDLE
+    /// Set when the connection broke inside a transaction: it must not be silently reopened.
+    private(set) var isPoisoned = false
+    let cancelToken: CancelToken
+
+    init(configuration: PostgresConfiguration, cancelToken: CancelToken) throws(PostgresError) {
+        self.parameters = try Self.parameters(for: configuration)
+        self.cancelToken = cancelToken
+    }
+
+    deinit {
+        self.close()
+    }
+
+    // MARK: Connecting
+
+    static func parameters(for configuration: PostgresConfiguration) throws(PostgresError) -> [(String, String)] {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(configuration.connectionString, &errorMessage) else {
+            let reason = errorMessage.map { String(cString: $0) } ?? "out of memory"
+            if let errorMessage { PQfreemem(errorMessage) }
+            throw PostgresError(code: .invalidConfiguration, message: "invalid connection string: \(reason.trimmed)")
+        }
+        defer { PQconninfoFree(options) }
+        var result: [(String, String)] = []
+        var cursor = options
+        while let keyword = cursor.pointee.keyword {
+            if let value = cursor.pointee.val {
+                result.append((String(cString: keyword), String(cString: value)))
+            }
+            cursor += 1
+        }
+        let named = Set(result.map(\.0))
+        result.append(("client_encoding", "UTF8"))
+        if !named.contains("application_name") {
+            result.append(("fallback_application_name", configuration.applicationName))
+        }
+        if !named.contains("connect_timeout") {
+            let seconds = max(1, Int((Double(configuration.connectTimeout.components.seconds)
+                + Double(configuration.connectTimeout.components.attoseconds) / 1e18).rounded(.up)))
+            result.append(("connect_timeout", String(seconds)))
+        }
+        return result
+    }
+
+    /// Opens the connection (blocking).
+    func open() throws(PostgresError) {
+        self.close()
+        let keywords = self.parameters.map { strdup($0.0) } + [nil]
+        let values = self.parameters.map { strdup($0.1) } + [nil]
+        defer {
+            keywords.forEach { free($0) }
+            values.forEach { free($0) }
+        }
+        let connection = keywords.withUnsafeBufferPointer { keywordBuffer in
+            values.withUnsafeBufferPointer { valueBuffer in
+                keywordBuffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { k in
+                    valueBuffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { v in
+                        PQconnectdbParams(k.baseAddress, v.baseAddress, 0)
+                    }
+                }
+            }
+        }
+        guard let connection else {
+            throw PostgresError(code: .connectionFailed, message: "could not connect to PostgreSQL: out of memory")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let error = Self.connectError(connection)
+            PQfinish(connection)
+            throw error
+        }
+        // Keep notices (for example "relation already exists, skipping") out of stderr.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        self.connection = connection
+        self.lastTransactionStatus = PQTRANS_IDLE
+        self.isPoisoned = false
+        self.cancelToken.replace(with: PQgetCancel(connection))
+    }
+
+    static func connectError(_ connection: OpaquePointer) -> PostgresError {
+        let host = PQhost(connection).map { String(cString: $0) } ?? "?"
+        let port = PQport(connection).map { String(cString: $0) } ?? "?"
+        let database = PQdb(connection).map { String(cString: $0) } ?? "?"
+        let user = PQuser(connection).map { String(cString: $0) } ?? "?"
+        let reason = String(cString: PQerrorMessage(connection)).trimmed
+        return PostgresError(
+            code: .connectionFailed,
+            message: "could not connect to PostgreSQL at \(host):\(port), database \"\(database)\", user \"\(user)\": \(reason)")
+    }
+
+    func close() {
+        self.cancelToken.replace(with: nil)
+        if let connection {
+            PQfinish(connection)
+            self.connection = nil
+        }
+    }
+
+    var isOpen: Bool {
+        guard let connection else { return false }
+        return PQstatus(connection) == CONNECTION_OK
+    }
+
+    var socket: Int32 {
+        guard let connection else { return -1 }
+        return PQsocket(connection)
+    }
+
+    /// Makes sure the connection is usable before a statement is sent.
+    ///
+    /// A connection whose server went away while it sat idle outside a transaction is
+    /// reopened: nothing was sent on it, so nothing is lost. One that broke inside a
+    /// transaction throws `.connectionClosed`, for good.
+    func ensureUsable() throws(PostgresError) {
+        guard !self.isPoisoned else {
+            throw PostgresError(code: .connectionClosed, message: "the connection broke inside a transaction and cannot be used again")
+        }
+        if let connection, PQstatus(connection) == CONNECTION_OK {
+            var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+            // A readable idle socket means the server sent something unasked: usually a
+            // FATAL "terminating connection" and EOF.
+            if poll(&descriptor, 1, 0) > 0 {
+                _ = PQconsumeInput(connection)
+                while let notification = PQnotifies(connection) { PQfreemem(notification) }
+            }
+            if PQstatus(connection) == CONNECTION_OK { return }
+        }
+        if self.connection != nil && self.lastTransactionStatus != PQTRANS_IDLE {
+            self.isPoisoned = true
+            throw PostgresError(code: .connectionClosed, message: "the connection broke inside a transaction")
+        }
+        try self.open()
+    }
+
+    // MARK: Statements
+
+    /// Runs one parameterised statement (extended protocol, text format).
+    func execute(_ query: PostgresQuery) throws(PostgresError) -> PostgresRows {
+        try self.ensureUsable()
+        guard let connection else { throw PostgresError(code: .connectionClosed, message: "the connection is closed") }
+        self.lastTransactionStatus = PQtransactionStatus(connection)
+        let result = query.bindings.withUnsafeParameters { types, values in
+            PQexecParams(connection, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
+        }
+        return try self.consume(result, query: query)
+    }
+
+    /// Runs one or more statements separated by semicolons (simple protocol, no parameters).
+    func executeSimple(_ sql: String) throws(PostgresError) -> PostgresRows {
+        try self.ensureUsable()
+        guard let connection else { throw PostgresError(code: .connectionClosed, message: "the connection is closed") }
+        self.lastTransactionStatus = PQtransactionStatus(connection)
+        return try self.consume(PQexec(connection, sql), query: PostgresQuery(sql))
+    }
+
+    /// Turns a result into rows, or its error into a `PostgresError`, and frees it.
+    func consume(_ result: OpaquePointer?, query: PostgresQuery) throws(PostgresError) -> PostgresRows {
+        guard let result else {
+            throw self.connectionError(query: query)
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE:
+            return Self.rows(from: result)
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY, PGRES_COPY_OUT, PGRES_COPY_IN, PGRES_COPY_BOTH, PGRES_PIPELINE_SYNC:
+            return PostgresRows(columns: [], affectedRows: Self.affectedRows(result), storage: [], cells: [], rowCount: 0)
+        default:
+            throw self.error(from: result, query: query)
+        }
+    }
+
+    /// The error for a statement that got no result, or a result without SQLSTATE after the
+    /// connection broke.
+    func connectionError(query: PostgresQuery) -> PostgresError {
+        let reason = self.connection.map { String(cString: PQerrorMessage($0)).trimmed } ?? "the connection is closed"
+        if let connection, PQstatus(connection) != CONNECTION_OK, self.lastTransactionStatus != PQTRANS_IDLE {
+            self.isPoisoned = true
+        }
+        var error = PostgresError(code: .connectionClosed, message: reason)
+        error.statement = query.sql
+        error.statementName = query.name
+        return error
+    }
+
+    func error(from result: OpaquePointer, query: PostgresQuery) -> PostgresError {
+        func field(_ code: UInt8) -> String? {
+            PQresultErrorField(result, Int32(code)).map { String(cString: $0) }
+        }
+        guard let state = field(UInt8(ascii: "C")) else {
+            // No SQLSTATE: a client-side failure, typically the connection breaking.
+            return self.connectionError(query: query)
+        }
+        var error = PostgresError(
+            code: .server,
+            message: field(UInt8(ascii: "M")) ?? String(cString: PQresultErrorMessage(result)).trimmed,
+            sqlState: SQLState(rawValue: state))
+        error.severity = field(UInt8(ascii: "V")) ?? field(UInt8(ascii: "S"))
+        error.detail = field(UInt8(ascii: "D"))
+        error.hint = field(UInt8(ascii: "H"))
+        error.constraintName = field(UInt8(ascii: "n"))
+        error.statement = query.sql
+        error.statementName = query.name
+        return error
+    }
+
+    static func affectedRows(_ result: OpaquePointer) -> Int {
+        guard let text = PQcmdTuples(result), text.pointee != 0 else { return 0 }
+        return Int(String(cString: text)) ?? 0
+    }
+
+    /// Copies a result's values into one Swift buffer.
+    static func rows(from result: OpaquePointer) -> PostgresRows {
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
+        var columns: [PostgresRows.Column] = []
+        columns.reserveCapacity(columnCount)
+        for column in 0..<columnCount {
+            columns.append(PostgresRows.Column(
+                name: String(cString: PQfname(result, Int32(column))),
+                type: PostgresType(oid: PQftype(result, Int32(column)))))
+        }
+        var cells: [Range<Int>?] = []
+        cells.reserveCapacity(rowCount * columnCount)
+        var total = 0
+        for row in 0..<rowCount {
+            for column in 0..<columnCount {
+                total += Int(PQgetlength(result, Int32(row), Int32(column)))
+            }
+        }
+        var storage: [UInt8] = []
+        storage.reserveCapacity(total)
+        for row in 0..<rowCount {
+            for column in 0..<columnCount {
+                if PQgetisnull(result, Int32(row), Int32(column)) != 0 {
+                    cells.append(nil)
+                    continue
+                }
+                let length = Int(PQgetlength(result, Int32(row), Int32(column)))
+                let start = storage.count
+                if length > 0, let value = PQgetvalue(result, Int32(row), Int32(column)) {
+                    value.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+                        storage.append(contentsOf: UnsafeBufferPointer(start: bytes, count: length))
+                    }
+                }
+                cells.append(start..<storage.count)
+            }
+        }
+        let affected = Self.affectedRows(result)
+        return PostgresRows(columns: columns, affectedRows: affected == 0 ? rowCount : affected, storage: storage, cells: cells, rowCount: rowCount)
+    }
+}
+
+extension String {
+    var trimmed: String {
+        self.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// A thread-safe handle for cancelling the statement a connection is running.
+///
+/// `PQcancel` is documented as safe to call from any thread; the lock keeps the `PGcancel`
+/// object alive while it is used. `@unchecked Sendable`: the pointer is only touched under the lock.
+final class CancelToken: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancel: OpaquePointer?
+
+    func replace(with cancel: OpaquePointer?) {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        if let old = self.cancel { PQfreeCancel(old) }
+        self.cancel = cancel
+    }
+
+    /// Asks the server to cancel whatever the connection is running. A no-op when idle.
+    func cancelRunningStatement() {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        guard let cancel else { return }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancel, &buffer, Int32(buffer.count))
+    }
+
+    deinit {
+        if let cancel { PQfreeCancel(cancel) }
+    }
+}
