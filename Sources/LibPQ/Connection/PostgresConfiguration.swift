@@ -53,12 +53,33 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
                 result.replaceSubrange(result.index(after: colon)..<at, with: "***")
             }
         }
-        // key=value form and URL query: password=...
-        while let range = result.range(of: "password=", options: .caseInsensitive) {
-            var end = range.upperBound
-            while end < result.endIndex, result[end] != " ", result[end] != "&" { end = result.index(after: end) }
-            if result[range.upperBound..<end] == "***" { break }
-            result.replaceSubrange(range.upperBound..<end, with: "***")
+        // key=value form and URL query: password=..., also `password = 'quoted value'`,
+        // which libpq accepts too.
+        var searchStart = result.startIndex
+        while let key = result.range(of: "password", options: .caseInsensitive, range: searchStart..<result.endIndex) {
+            searchStart = key.upperBound
+            var cursor = key.upperBound
+            while cursor < result.endIndex, result[cursor].isWhitespace { cursor = result.index(after: cursor) }
+            guard cursor < result.endIndex, result[cursor] == "=" else { continue }
+            cursor = result.index(after: cursor)
+            while cursor < result.endIndex, result[cursor].isWhitespace { cursor = result.index(after: cursor) }
+            let valueStart = cursor
+            if cursor < result.endIndex, result[cursor] == "'" {
+                // A quoted value ends at the first quote that no backslash escapes.
+                cursor = result.index(after: cursor)
+                while cursor < result.endIndex, result[cursor] != "'" {
+                    if result[cursor] == "\\" { cursor = result.index(after: cursor) }
+                    if cursor < result.endIndex { cursor = result.index(after: cursor) }
+                }
+                if cursor < result.endIndex { cursor = result.index(after: cursor) }
+            } else {
+                while cursor < result.endIndex, !result[cursor].isWhitespace, result[cursor] != "&" {
+                    cursor = result.index(after: cursor)
+                }
+            }
+            let resumeOffset = result.distance(from: result.startIndex, to: valueStart) + 3
+            result.replaceSubrange(valueStart..<cursor, with: "***")
+            searchStart = result.index(result.startIndex, offsetBy: resumeOffset)
         }
         return result
     }

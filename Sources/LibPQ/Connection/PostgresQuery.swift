@@ -68,6 +68,12 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomS
             self.sql.append("$\(self.bindings.count)")
         }
 
+        /// Appends a parameter placeholder and binds the optional value to it (`nil` is NULL).
+        public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value?) {
+            self.bindings.append(value)
+            self.sql.append("$\(self.bindings.count)")
+        }
+
         /// Appends text as-is. Only for trusted identifiers such as a configured schema name.
         public mutating func appendInterpolation(unescaped text: String) {
             self.sql.append(text)
@@ -78,7 +84,7 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomS
 /// The parameters of a statement, encoded in PostgreSQL's text format.
 public struct PostgresBindings: Sendable, Hashable {
     /// Each parameter's type.
-    public private(set) var types: [PostgresType] = []
+    public internal(set) var types: [PostgresType] = []
     /// Every parameter's bytes, each followed by a NUL, back to back.
     var bytes: [UInt8] = []
     /// Each parameter's start in `bytes`, or `nil` for NULL.

@@ -13,6 +13,10 @@ final class LibPQHandle {
     var lastTransactionStatus = PQTRANS_IDLE
     /// Set when the connection broke inside a transaction: it must not be silently reopened.
     private(set) var isPoisoned = false
+    /// Set by a ``PostgresListener``: notifications read while checking an idle connection are
+    /// kept for it, and a dropped connection is not silently reopened, which would lose its
+    /// `LISTEN`s; the listener reconnects and listens again itself.
+    var belongsToListener = false
     let cancelToken: CancelToken
 
     init(configuration: PostgresConfiguration, cancelToken: CancelToken) throws(PostgresError) {
@@ -128,18 +132,26 @@ final class LibPQHandle {
             throw PostgresError(code: .connectionClosed, message: "the connection broke inside a transaction and cannot be used again")
         }
         if let connection, PQstatus(connection) == CONNECTION_OK {
+            // Whether the session is inside a transaction, read before the status is lost.
+            self.lastTransactionStatus = PQtransactionStatus(connection)
             var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
             // A readable idle socket means the server sent something unasked: usually a
-            // FATAL "terminating connection" and EOF.
-            if poll(&descriptor, 1, 0) > 0 {
-                _ = PQconsumeInput(connection)
-                while let notification = PQnotifies(connection) { PQfreemem(notification) }
+            // FATAL "terminating connection" and EOF. libpq reads the message first and sees
+            // the EOF only on a second read, so read while there is something to read.
+            var reads = 0
+            while reads < 16, PQstatus(connection) == CONNECTION_OK, poll(&descriptor, 1, 0) > 0 {
+                reads += 1
+                guard PQconsumeInput(connection) == 1 else { break }
+                while !self.belongsToListener, let notification = PQnotifies(connection) { PQfreemem(notification) }
             }
             if PQstatus(connection) == CONNECTION_OK { return }
         }
         if self.connection != nil && self.lastTransactionStatus != PQTRANS_IDLE {
             self.isPoisoned = true
             throw PostgresError(code: .connectionClosed, message: "the connection broke inside a transaction")
+        }
+        if self.belongsToListener {
+            throw PostgresError(code: .connectionClosed, message: "the listener's connection was lost")
         }
         try self.open()
     }

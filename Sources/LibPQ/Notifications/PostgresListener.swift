@@ -143,6 +143,7 @@ public final class PostgresListener: Sendable {
         }
         precondition(!alreadyRunning, "PostgresListener.run() must be called once")
         let handle = try LibPQHandle(configuration: self.configuration, cancelToken: CancelToken())
+        handle.belongsToListener = true
         // `handle` is used only by the thread below until it exits.
         let transfer = UnsafeTransfer(handle)
         await withTaskCancellationHandler {
@@ -181,6 +182,10 @@ public final class PostgresListener: Sendable {
                 }
             }
             self.runCommands(handle)
+            // A LISTEN that failed closed the connection: reconnect rather than poll no socket.
+            guard handle.isOpen else { continue }
+            // Notifications that arrived while a LISTEN ran wait in libpq's queue, not on the socket.
+            self.deliverQueuedNotifications(handle)
             var descriptors = [
                 pollfd(fd: self.wakeReader, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: handle.socket, events: Int16(POLLIN), revents: 0),
@@ -263,6 +268,11 @@ public final class PostgresListener: Sendable {
             }
             return
         }
+        self.deliverQueuedNotifications(handle)
+    }
+
+    private func deliverQueuedNotifications(_ handle: LibPQHandle) {
+        guard let connection = handle.connection else { return }
         while let raw = PQnotifies(connection) {
             let notification = PostgresNotification(
                 channel: String(cString: raw.pointee.relname),

@@ -1,0 +1,111 @@
+import Foundation
+import LibPQ
+import Testing
+
+/// Cancelling the task that waits on a statement cancels the statement on the server.
+@Suite(.timeLimit(.minutes(2)))
+struct CancellationTests {
+    private func database() async throws -> PostgresConfiguration {
+        try await SuiteDatabase.configuration("cancel")
+    }
+
+    /// Starts `SELECT pg_sleep(10)` on `connection`, cancels its task once the server runs it,
+    /// and returns the outcome and how long the statement took from start to end.
+    private func cancelSleep(
+        on connection: PostgresConnection,
+        observer: PostgresConnection
+    ) async throws -> (result: Result<PostgresRows, any Error>, elapsed: Duration) {
+        let pid = try await backendPID(of: connection)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let task = Task { try await connection.query("SELECT pg_sleep(10)") }
+        try await waitUntilRunning("pg_sleep(10)", pid: pid, observer: observer)
+        task.cancel()
+        let result = await task.result
+        return (result, start.duration(to: clock.now))
+    }
+
+    @Test func cancellingSleepThrowsCancellationErrorPromptly() async throws {
+        try await withConnection(to: try await self.database()) { observer in
+            try await withConnection(to: try await self.database()) { connection in
+                let (result, elapsed) = try await self.cancelSleep(on: connection, observer: observer)
+                #expect(throws: CancellationError.self) { try result.get() }
+                // Far below the statement's 10 s: the server stopped it, the client did not just stop waiting.
+                #expect(elapsed < .seconds(5))
+            }
+        }
+    }
+
+    @Test func cancelledStatementNoLongerRunsOnTheServer() async throws {
+        try await withConnection(to: try await self.database()) { observer in
+            try await withConnection(to: try await self.database()) { connection in
+                let pid = try await backendPID(of: connection)
+                _ = try await self.cancelSleep(on: connection, observer: observer)
+                let rows = try await observer.query("SELECT state FROM pg_stat_activity WHERE pid = \(pid)")
+                #expect(try #require(rows.first).decode(String.self, at: 0) == "idle")
+            }
+        }
+    }
+
+    @Test func connectionIsUsableAfterACancelledStatement() async throws {
+        try await withConnection(to: try await self.database()) { observer in
+            try await withConnection(to: try await self.database()) { connection in
+                let pid = try await backendPID(of: connection)
+                _ = try await self.cancelSleep(on: connection, observer: observer)
+                let row = try #require(try await connection.query("SELECT 1, pg_backend_pid()").first)
+                let (one, samePID) = try row.decode((Int, Int32).self)
+                #expect(one == 1)
+                #expect(samePID == pid)
+                #expect(!connection.isBroken)
+            }
+        }
+    }
+
+    @Test func alreadyCancelledTaskThrowsBeforeSendingTheStatement() async throws {
+        let table = uniqueName("never")
+        try await withConnection(to: try await self.database()) { connection in
+            try await connection.execute(script: "CREATE TABLE \(table) (id int8)")
+            let gate = Gate()
+            let task = Task {
+                await gate.wait()
+                return try await connection.query("INSERT INTO \(unescaped: table) VALUES (1)")
+            }
+            task.cancel()
+            gate.open()
+            await #expect(throws: CancellationError.self) { try await task.value }
+            #expect(try await count(table, on: connection) == 0)
+        }
+    }
+
+    @Test func serverSideStatementTimeoutIsAServerErrorNotACancellation() async throws {
+        try await withConnection(to: try await self.database()) { connection in
+            try await connection.query("SET statement_timeout = '50ms'")
+            let error = try await #require(throws: PostgresError.self) {
+                try await connection.query("SELECT pg_sleep(5)")
+            }
+            #expect(error.code == .server)
+            #expect(error.sqlState == .queryCanceled)
+        }
+    }
+
+    @Test func cancellingAPoolQueryThrowsCancellationErrorAndKeepsThePoolUsable() async throws {
+        var configuration = try await self.database()
+        configuration.applicationName = uniqueName("cancel_pool")
+        let pool = PostgresConnectionPool(connection: configuration, configuration: .init(maximumConnections: 1))
+        try await withConnection(to: try await self.database()) { observer in
+            let task = Task { try await pool.query("SELECT pg_sleep(10)") }
+            try await waitUntil("the pooled pg_sleep to run") {
+                let rows = try await observer.query("""
+                    SELECT count(*) FROM pg_stat_activity
+                    WHERE application_name = \(configuration.applicationName) AND state = 'active'
+                    """)
+                return try #require(rows.first).decode(Int.self, at: 0) == 1
+            }
+            task.cancel()
+            await #expect(throws: CancellationError.self) { try await task.value }
+            let row = try #require(try await pool.query("SELECT 5").first)
+            #expect(try row.decode(Int.self, at: 0) == 5)
+        }
+        await pool.close()
+    }
+}
