@@ -1,0 +1,366 @@
+import Foundation
+import LibPQ
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Claims enqueued jobs and runs their handlers, in any number of processes at once.
+///
+/// Each executor claims as many jobs as it has free slots in one statement
+/// (`FOR UPDATE SKIP LOCKED`, by priority then run-at), runs each as a child task with at most
+/// ``Configuration/concurrency`` at once, and writes outcomes back in batches: completions
+/// and failures that arrive while a write is in flight share the next statement. It renews
+/// all its leases in one statement per heartbeat, which also reports cancellation requests.
+/// It wakes on LISTEN/NOTIFY when work is enqueued, and polls as a safety net.
+///
+/// ```swift
+/// let executor = JobExecutor(service: jobs, handlers: [SendEmail(), Thumbnail()],
+///                            configuration: .init(queues: ["default"], concurrency: 10))
+/// let group = ServiceGroup(services: [jobs, executor], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// try await group.run()
+/// ```
+///
+/// > Warning: It works only while ``run()`` runs. On graceful shutdown it stops claiming, lets
+/// > running jobs finish until ``Configuration/shutdownGracePeriod``, then cancels them and
+/// > gives them back (`scheduled`, the attempt not counted) so another process takes them at once.
+public final class JobExecutor: Service, Sendable {
+    /// What an executor serves and how hard it works.
+    public struct Configuration: Sendable {
+        /// The queues to claim from. Defaults to `["default"]`.
+        public var queues: [String]
+        /// The most jobs running at once. Defaults to 10.
+        public var concurrency: Int
+        /// How often to look for work when no notification comes. Defaults to 1 second.
+        public var pollInterval: Duration
+        /// How long running jobs may go on after graceful shutdown starts. Defaults to 30 seconds.
+        public var shutdownGracePeriod: Duration
+        /// How often to take back jobs whose worker died (expired leases). Defaults to 5 seconds.
+        public var rescueInterval: Duration
+        /// Whether to wake on LISTEN/NOTIFY. Defaults to `true`; `false` polls only (for
+        /// PgBouncer in transaction mode).
+        public var usesNotifications: Bool
+        /// This executor's identity as a lease owner. `nil` (the default) uses the service's
+        /// ``JobService/Configuration/workerID``. At start, jobs still leased to this identity
+        /// (orphans of a previous run) are taken back at once: keep it unique per live process.
+        public var workerID: String?
+
+        /// Creates a configuration; every parameter has a default.
+        public init(
+            queues: [String] = ["default"],
+            concurrency: Int = 10,
+            pollInterval: Duration = .seconds(1),
+            shutdownGracePeriod: Duration = .seconds(30),
+            rescueInterval: Duration = .seconds(5),
+            usesNotifications: Bool = true,
+            workerID: String? = nil
+        ) {
+            precondition(!queues.isEmpty, "an executor needs at least one queue")
+            precondition(concurrency >= 1, "concurrency must be at least 1")
+            precondition(pollInterval > .zero && rescueInterval > .zero, "intervals must be positive")
+            self.queues = queues
+            self.concurrency = concurrency
+            self.pollInterval = pollInterval
+            self.shutdownGracePeriod = shutdownGracePeriod
+            self.rescueInterval = rescueInterval
+            self.usesNotifications = usesNotifications
+            self.workerID = workerID
+        }
+    }
+
+    /// What the executor is doing, for tests and stats.
+    struct Running: Sendable {
+        var token: UUID
+        var signal: CancelSignal
+        /// Set when shutdown cancels the job: its outcome is `released`, not `cancelled`.
+        var isReleased = false
+        /// Set when the heartbeat found the lease gone: nothing is written for it.
+        var isLeaseLost = false
+    }
+
+    private struct State {
+        var running: [UUID: Running] = [:]
+        var outcomes: [JobStore.Outcome] = []
+        var isStopping = false
+        /// The last claim filled every free slot, so more work may be waiting.
+        var mayHaveMore = true
+        /// The most jobs that ever ran at once (for tests of the limit).
+        var peakRunning = 0
+    }
+
+    /// The service whose store and settings it uses.
+    public let service: JobService
+    /// Its settings.
+    public let configuration: Configuration
+    private let handlers: [String: RegisteredHandler]
+    private let workerID: String
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let claimWake = WakeSignal()
+    private let writeWake = WakeSignal()
+
+    /// Creates an executor.
+    /// - Parameters:
+    ///   - service: The job service (its database, schema and lease settings).
+    ///   - handlers: The handlers for the job types it runs; a claimed job of another type fails.
+    ///   - configuration: Queues, concurrency, intervals.
+    ///   - logger: Receives `debug` lifecycle entries with each job's id and type.
+    public init(service: JobService, handlers: [any JobHandler], configuration: Configuration = .init(), logger: Logger = JobKitLogging.noop) {
+        self.service = service
+        self.configuration = configuration
+        var registered: [String: RegisteredHandler] = [:]
+        for handler in handlers {
+            let entry = RegisteredHandler(handler)
+            precondition(registered[entry.type] == nil, "two handlers for job type \(entry.type)")
+            registered[entry.type] = entry
+        }
+        self.handlers = registered
+        self.workerID = configuration.workerID ?? service.configuration.workerID
+        var logger = logger
+        logger[metadataKey: "jobkit.worker.id"] = "\(self.workerID)"
+        self.logger = logger
+    }
+
+    /// The most jobs this executor ever ran at once.
+    var peakRunning: Int { self.state.withLock { $0.peakRunning } }
+
+    // MARK: - Service
+
+    /// Runs until cancelled or gracefully shut down.
+    /// - Throws: Only `CancellationError`-free failures of set-up; database errors while running
+    ///   are logged and retried.
+    public func run() async throws {
+        let rescued = try await self.service.store.rescue(owner: self.workerID)
+        if rescued > 0 {
+            self.logger.debug("Took back orphaned jobs of this worker", metadata: ["jobkit.jobs.count": "\(rescued)"])
+        }
+        let listener = self.configuration.usesNotifications
+            ? PostgresListener(configuration: self.service.pool.connectionConfiguration, logger: self.logger) : nil
+        await withDiscardingTaskGroup { background in
+            if let listener {
+                background.addTask { try? await listener.run() }
+                background.addTask { await self.listen(to: listener) }
+            }
+            background.addTask { await self.heartbeatLoop() }
+            background.addTask { await self.rescueLoop() }
+            background.addTask { await self.writeLoop() }
+            await withGracefulShutdownHandler {
+                await self.claimLoop()
+            } onGracefulShutdown: {
+                self.state.withLock { $0.isStopping = true }
+                self.claimWake.signal()
+            }
+            // Every job has ended and its outcome is queued: write the last ones, then stop.
+            await self.flushRemaining()
+            background.cancelAll()
+        }
+    }
+
+    // MARK: - Claiming and running
+
+    private func claimLoop() async {
+        await withDiscardingTaskGroup { jobs in
+            var failures = 0
+            while !Task.isCancelled {
+                let (free, stopping) = self.state.withLock { ($0.isStopping ? 0 : self.configuration.concurrency - $0.running.count, $0.isStopping) }
+                if stopping { break }
+                if free > 0 {
+                    let claimed: [Job]
+                    do {
+                        claimed = try await self.service.store.claim(
+                            queues: self.configuration.queues, limit: free, owner: self.workerID,
+                            leaseDuration: self.service.configuration.leaseDuration)
+                        failures = 0
+                    } catch {
+                        failures += 1
+                        self.logger.info("Claim failed; retrying", metadata: ["jobkit.error": "\(error)"])
+                        await self.claimWake.wait(timeout: .milliseconds(min(100 * (1 << min(failures, 5)), 2000)))
+                        continue
+                    }
+                    self.state.withLock { state in
+                        for job in claimed {
+                            state.running[job.id] = Running(token: job.lease?.token ?? UUID(), signal: CancelSignal())
+                        }
+                        state.peakRunning = max(state.peakRunning, state.running.count)
+                        state.mayHaveMore = claimed.count == free
+                    }
+                    for job in claimed {
+                        jobs.addTask { await self.execute(job) }
+                    }
+                    if claimed.count == free { continue }
+                }
+                await self.claimWake.wait(timeout: self.configuration.pollInterval)
+            }
+            await self.drain()
+        }
+    }
+
+    /// After shutdown began: wait for running jobs until the grace period ends, then release them.
+    private func drain() async {
+        let deadline = ContinuousClock.now + self.configuration.shutdownGracePeriod
+        while self.state.withLock({ !$0.running.isEmpty }) && ContinuousClock.now < deadline {
+            await self.claimWake.wait(timeout: .milliseconds(50))
+        }
+        let signals = self.state.withLock { state -> [CancelSignal] in
+            for id in state.running.keys { state.running[id]?.isReleased = true }
+            return state.running.values.map(\.signal)
+        }
+        if !signals.isEmpty {
+            self.logger.debug("Releasing running jobs at shutdown", metadata: ["jobkit.jobs.count": "\(signals.count)"])
+        }
+        signals.forEach { $0.fire() }
+    }
+
+    private func execute(_ job: Job) async {
+        guard let token = job.lease?.token, let signal = self.state.withLock({ $0.running[job.id]?.signal }) else { return }
+        var logger = self.logger
+        logger[metadataKey: "jobkit.job.id"] = "\(job.id)"
+        logger[metadataKey: "jobkit.job.type"] = "\(job.type)"
+        logger[metadataKey: "jobkit.job.attempt"] = "\(job.attempt)"
+        let outcome: JobStore.Outcome?
+        if let handler = self.handlers[job.type] {
+            let context = JobContext(id: job.id, type: job.type, attempt: job.attempt, lease: token, logger: logger, service: self.service, signal: signal)
+            let result = await self.service.supervise(context, timeout: job.timeout ?? handler.timeout, renewsLease: false) { context in
+                try await handler.run(job.payloadJSON, context)
+            }
+            outcome = self.outcome(of: job, token: token, result: result, policy: handler.retryPolicy)
+        } else {
+            outcome = JobStore.Outcome(id: job.id, lease: token, kind: .failed, error: "no handler is registered for job type \"\(job.type)\"")
+        }
+        self.state.withLock { state in
+            state.running[job.id] = nil
+            if let outcome { state.outcomes.append(outcome) }
+        }
+        logger.debug("Job ended", metadata: ["jobkit.job.outcome": "\(outcome?.kind.rawValue ?? "abandoned")"])
+        self.writeWake.signal()
+        if self.state.withLock({ $0.mayHaveMore || $0.isStopping }) { self.claimWake.signal() }
+    }
+
+    private func outcome(of job: Job, token: UUID, result: JobService.RunOutcome<String>, policy: RetryPolicy) -> JobStore.Outcome? {
+        let flags = self.state.withLock { $0.running[job.id] }
+        if flags?.isLeaseLost == true { return nil }
+        func failure(_ message: String) -> JobStore.Outcome {
+            if job.attempt < job.maxAttempts {
+                return JobStore.Outcome(id: job.id, lease: token, kind: .retry, error: message, delay: policy.delay(afterAttempt: job.attempt))
+            }
+            return JobStore.Outcome(id: job.id, lease: token, kind: .failed, error: message)
+        }
+        func stopped() -> JobStore.Outcome {
+            flags?.isReleased == true
+                ? JobStore.Outcome(id: job.id, lease: token, kind: .released)
+                : JobStore.Outcome(id: job.id, lease: token, kind: .cancelled, error: "cancellation was requested")
+        }
+        switch result {
+        case .returned(let json):
+            return JobStore.Outcome(id: job.id, lease: token, kind: .done, resultJSON: json)
+        case .cancelRequested:
+            return stopped()
+        case .threw(let error):
+            // A job that threw because it was told to stop was stopped, not failed.
+            return flags?.signal.isFired == true ? stopped() : failure(JobService.describe(error))
+        case .timedOut(let timeout):
+            return failure("timed out after \(timeout)")
+        case .leaseLost:
+            return nil
+        }
+    }
+
+    // MARK: - Writing outcomes
+
+    private func writeLoop() async {
+        while !Task.isCancelled {
+            await self.writeWake.wait(timeout: .seconds(1))
+            await self.writePending()
+        }
+    }
+
+    /// Writes every queued outcome in one statement; on failure, keeps them for the next try.
+    private func writePending() async {
+        let batch = self.state.withLock { state in
+            defer { state.outcomes.removeAll(keepingCapacity: true) }
+            return state.outcomes
+        }
+        guard !batch.isEmpty else { return }
+        do {
+            let written = try await self.service.store.finish(batch)
+            if written.count < batch.count {
+                let lost = batch.filter { !written.contains($0.id) }.map(\.id)
+                self.logger.info("Outcomes refused: the jobs' leases were lost", metadata: ["jobkit.job.ids": "\(lost)"])
+            }
+        } catch {
+            self.logger.info("Writing outcomes failed; retrying", metadata: ["jobkit.error": "\(error)"])
+            self.state.withLock { $0.outcomes.insert(contentsOf: batch, at: 0) }
+            if !Task.isCancelled { try? await Task.sleep(for: .milliseconds(100)) }
+        }
+    }
+
+    /// Writes the outcomes still queued at shutdown, even if the task is being cancelled.
+    private func flushRemaining() async {
+        for _ in 0..<50 {
+            guard self.state.withLock({ !$0.outcomes.isEmpty }) else { return }
+            // A task of its own: the final outcomes must be written even when run() was cancelled.
+            await Task { await self.writePending() }.value
+        }
+    }
+
+    // MARK: - Background loops
+
+    private func listen(to listener: PostgresListener) async {
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await event in listener.events(on: self.service.store.enqueuedChannel) {
+                    if case .notification(let notification) = event, !self.configuration.queues.contains(notification.payload) { continue }
+                    self.state.withLock { $0.mayHaveMore = true }
+                    self.claimWake.signal()
+                }
+            }
+            group.addTask {
+                for await event in listener.events(on: self.service.store.cancelChannel) {
+                    guard case .notification(let notification) = event, let id = UUID(uuidString: notification.payload) else { continue }
+                    self.state.withLock { $0.running[id]?.signal }?.fire()
+                }
+            }
+        }
+    }
+
+    private func heartbeatLoop() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: self.service.configuration.heartbeatInterval) } catch { return }
+            let leases = self.state.withLock { $0.running.map { (id: $0.key, token: $0.value.token) } }
+            guard !leases.isEmpty else { continue }
+            do {
+                let held = try await self.service.store.renew(leases, duration: self.service.configuration.leaseDuration)
+                let signals = self.state.withLock { state -> [CancelSignal] in
+                    var fire: [CancelSignal] = []
+                    for lease in leases {
+                        guard var running = state.running[lease.id] else { continue }
+                        if let cancelRequested = held[lease.id] {
+                            if cancelRequested { fire.append(running.signal) }
+                        } else {
+                            running.isLeaseLost = true
+                            state.running[lease.id] = running
+                            fire.append(running.signal)
+                        }
+                    }
+                    return fire
+                }
+                signals.forEach { $0.fire() }
+            } catch {
+                self.logger.info("Lease renewal failed; retrying at the next heartbeat", metadata: ["jobkit.error": "\(error)"])
+            }
+        }
+    }
+
+    private func rescueLoop() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: self.configuration.rescueInterval) } catch { return }
+            do {
+                if try await self.service.store.rescue() > 0 {
+                    self.state.withLock { $0.mayHaveMore = true }
+                    self.claimWake.signal()
+                }
+            } catch {
+                self.logger.info("Rescuing expired leases failed", metadata: ["jobkit.error": "\(error)"])
+            }
+        }
+    }
+}

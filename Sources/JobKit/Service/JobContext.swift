@@ -1,0 +1,48 @@
+import Foundation
+import Logging
+
+/// A running job, as its code sees it inside ``JobService/runAsJob(_:reference:payload:options:_:)``.
+///
+/// ```swift
+/// try await jobs.runAsJob("import", payload: file) { job in
+///     for (index, row) in rows.enumerated() {
+///         try job.checkCancellation()
+///         try await job.progress(index * 100 / rows.count, step: "rows")
+///     }
+/// }
+/// ```
+public struct JobContext: Sendable {
+    /// The job's id.
+    public let id: UUID
+    /// The job's type name.
+    public let type: String
+    /// Which attempt this is, from 1.
+    public let attempt: Int
+    /// The lease this run holds.
+    public let lease: UUID
+    /// A logger whose metadata carries the job's id and type.
+    public let logger: Logger
+    let service: JobService
+    let signal: CancelSignal
+
+    /// Records progress; if the job's cancellation was requested meanwhile, the run is stopped.
+    /// - Parameters:
+    ///   - percent: 0...100.
+    ///   - step: What the job is doing now; `nil` keeps the last step.
+    /// - Throws: ``JobError`` `.invalidProgress` (nothing is written), `.leaseLost`; ``LibPQ/PostgresError``.
+    public func progress(_ percent: Int, step: String? = nil) async throws {
+        let cancelRequested = try await self.service.reportProgress(self.id, percent: percent, step: step, lease: self.lease)
+        if cancelRequested { self.signal.fire() }
+    }
+
+    /// Whether the run should stop: its task was cancelled or someone asked to cancel the job.
+    public var isCancelled: Bool {
+        Task.isCancelled || self.signal.isFired
+    }
+
+    /// Throws `CancellationError` when the run should stop.
+    /// - Throws: `CancellationError`.
+    public func checkCancellation() throws {
+        if self.isCancelled { throw CancellationError() }
+    }
+}
