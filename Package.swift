@@ -70,6 +70,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A worker process that the multi-process tests start and kill; test-only.
+        .executableTarget(
+            name: "jobkit-test-worker",
+            dependencies: [
+                "JobKit",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/JobKitTestWorker",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "LibPQTests",
             dependencies: ["LibPQ", "PostgresTestSupport"],
