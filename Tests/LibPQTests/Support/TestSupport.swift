@@ -135,9 +135,10 @@ final class Recorder<Value: Sendable>: Sendable {
     }
 }
 
-/// Runs the tests that load the CPU for seconds one at a time, and apart from the test that
-/// measures whether Swift's cooperative threads stay free: on a 2-core machine, two of them at
-/// once could starve that test's ticker for reasons that have nothing to do with libpq.
+/// Runs the work that loads the CPU for seconds (large values, COPY, starting a cluster) one at
+/// a time, and apart from the test that measures whether Swift's cooperative threads stay free:
+/// on a 2-core machine it could starve that test's ticker for reasons that have nothing to do
+/// with libpq.
 enum CPUHeavy {
     private struct State {
         var isHeld = false
