@@ -130,9 +130,10 @@ public final class JobExecutor: Service, Sendable {
     ///   are logged and retried.
     public func run() async throws {
         let rescued = try await self.service.store.rescue(owner: self.workerID)
-        if rescued > 0 {
-            self.logger.debug("Took back orphaned jobs of this worker", metadata: ["jobkit.jobs.count": "\(rescued)"])
+        if rescued.total > 0 {
+            self.logger.debug("Took back orphaned jobs of this worker", metadata: ["jobkit.jobs.count": "\(rescued.total)"])
         }
+        try await self.heartbeatWorker()
         let listener = self.configuration.usesNotifications
             ? PostgresListener(configuration: self.service.pool.connectionConfiguration, logger: self.logger) : nil
         await withDiscardingTaskGroup { background in
@@ -153,6 +154,17 @@ public final class JobExecutor: Service, Sendable {
             await self.flushRemaining()
             background.cancelAll()
         }
+        // A task of its own: the worker leaves the list of live workers even when cancelled.
+        await Task {
+            try? await self.service.store.unregisterWorker(id: self.workerID)
+        }.value
+    }
+
+    /// Records this worker as alive, for health checks.
+    private func heartbeatWorker() async throws {
+        try await self.service.store.registerWorker(
+            id: self.workerID, queues: self.configuration.queues, concurrency: self.configuration.concurrency,
+            running: self.state.withLock { $0.running.count })
     }
 
     // MARK: - Claiming and running
@@ -325,6 +337,11 @@ public final class JobExecutor: Service, Sendable {
     private func heartbeatLoop() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: self.service.configuration.heartbeatInterval) } catch { return }
+            do {
+                try await self.heartbeatWorker()
+            } catch {
+                self.logger.info("Worker heartbeat failed", metadata: ["jobkit.error": "\(error)"])
+            }
             let leases = self.state.withLock { $0.running.map { (id: $0.key, token: $0.value.token) } }
             guard !leases.isEmpty else { continue }
             do {
@@ -354,7 +371,7 @@ public final class JobExecutor: Service, Sendable {
         while !Task.isCancelled {
             do { try await Task.sleep(for: self.configuration.rescueInterval) } catch { return }
             do {
-                if try await self.service.store.rescue() > 0 {
+                if try await self.service.store.rescue().total > 0 {
                     self.state.withLock { $0.mayHaveMore = true }
                     self.claimWake.signal()
                 }

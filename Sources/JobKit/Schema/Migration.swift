@@ -81,6 +81,34 @@ extension Migration {
                 DROP TABLE {schema}.jobs;
                 DROP TYPE {schema}.job_status;
                 """
-        )
+        ),
+        Migration(
+            version: 2,
+            name: "workers and maintenance runs",
+            up: """
+                -- Live executors, from their heartbeats: for health checks and stats.
+                CREATE TABLE {schema}.workers (
+                    id text PRIMARY KEY,
+                    queues text[] NOT NULL,
+                    concurrency integer NOT NULL,
+                    running integer NOT NULL DEFAULT 0,
+                    started_at timestamptz NOT NULL DEFAULT now(),
+                    last_seen_at timestamptz NOT NULL DEFAULT now()
+                );
+                -- The outcome of each maintenance run (the last few are kept).
+                CREATE TABLE {schema}.maintenance_runs (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    started_at timestamptz NOT NULL,
+                    duration_ms double precision NOT NULL,
+                    leader text NOT NULL,
+                    succeeded boolean NOT NULL,
+                    report jsonb NOT NULL
+                );
+                """,
+            down: """
+                DROP TABLE {schema}.maintenance_runs;
+                DROP TABLE {schema}.workers;
+                """
+        ),
     ]
 }

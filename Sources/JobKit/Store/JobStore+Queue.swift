@@ -182,36 +182,6 @@ extension JobStore {
         return result
     }
 
-    /// Takes back running jobs whose worker is gone: those whose lease expired or, with
-    /// `owner`, every job that owner held (a restarted worker's orphans). Each goes back to
-    /// `scheduled` while attempts remain, else to `failed`; one whose cancellation was requested
-    /// ends `cancelled`. Returns how many jobs it moved.
-    func rescue(owner: String? = nil, limit: Int = 1000) async throws -> Int {
-        let condition: PostgresQuery = owner.map { " lease_owner = \($0)" } ?? " lease_expires_at < now()"
-        var query: PostgresQuery = """
-            WITH stuck AS (
-                SELECT id FROM \(unescaped: self.jobs) WHERE status = 'in_progress' AND
-            """
-        query.append(condition)
-        query.append("""
-             ORDER BY lease_expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED),
-            upd AS (
-                UPDATE \(unescaped: self.jobs) AS j SET
-                    status = (CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
-                                   WHEN j.attempt < j.max_attempts THEN 'scheduled' ELSE 'failed' END)::\(unescaped: self.statusType),
-                    error_message = 'abandoned at ' || j.progress || '% by worker ' || COALESCE(j.lease_owner, '?') || ': its lease expired',
-                    finished_at = CASE WHEN j.cancel_requested_at IS NOT NULL OR j.attempt >= j.max_attempts THEN now() END,
-                    run_at = now(), progress = 0, lease_token = NULL, lease_expires_at = NULL, updated_at = now()
-                FROM stuck WHERE j.id = stuck.id
-                RETURNING j.id, j.status, j.progress, j.current_step, j.updated_at, j.attempt, j.error_message),
-            ev AS (
-                INSERT INTO \(unescaped: self.events) (job_id, kind, from_status, to_status, message, attempt)
-                SELECT id, 'rescued', 'in_progress', status, error_message, attempt FROM upd)
-            SELECT count(*) FROM upd, (\(unescaped: self.notifyChanges(of: "upd"))) AS n
-            """)
-        return try await self.pool.query(query.named("jobs.rescue")).first?.decode(Int.self, at: 0) ?? 0
-    }
-
     // MARK: - Notifications
 
     /// A one-row subquery that sends the changes of the rows of `relation` (which has `id`,

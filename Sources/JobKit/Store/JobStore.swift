@@ -350,7 +350,9 @@ struct JobStore: Sendable {
         }
     }
 
-    private func run(_ name: String, _ query: PostgresQuery) async throws -> PostgresRows {
+    /// Runs a statement under a name (reported in errors and logs).
+    @discardableResult
+    func run(_ name: String, _ query: PostgresQuery) async throws -> PostgresRows {
         try await self.pool.query(query.named(name))
     }
 

@@ -1,0 +1,87 @@
+import Foundation
+import LibPQ
+
+extension JobStore {
+    /// Every figure of ``JobStats`` in one statement.
+    func stats(window: Duration) async throws -> JobStats {
+        let query: PostgresQuery = """
+            WITH counts AS (
+                SELECT queue, job_type, status::text AS status, count(*)::int8 AS n FROM \(unescaped: self.jobs) GROUP BY 1, 2, 3),
+            recent AS (
+                SELECT extract(epoch FROM finished_at - started_at)::float8 AS seconds FROM \(unescaped: self.jobs)
+                WHERE finished_at > now() - \(window.milliseconds) * interval '1 millisecond' AND status = 'done' AND started_at IS NOT NULL)
+            SELECT
+                COALESCE((SELECT json_agg(json_build_array(queue, job_type, status, n)) FROM counts), '[]')::text,
+                (SELECT count(*) FROM \(unescaped: self.jobs) WHERE status = 'in_progress' AND lease_expires_at < now()),
+                (SELECT count(*) FROM \(unescaped: self.jobs) WHERE status = 'in_progress' AND lease_expires_at >= now()),
+                (SELECT avg(seconds) FROM recent),
+                (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY seconds) FROM recent),
+                (SELECT count(*) FROM \(unescaped: self.jobs) WHERE finished_at > now() - interval '1 minute'),
+                (SELECT min(run_at) FROM \(unescaped: self.jobs) WHERE status = 'scheduled' AND run_at <= now()),
+                (SELECT min(started_at) FROM \(unescaped: self.jobs) WHERE status = 'in_progress')
+            """
+        guard let row = try await self.run("jobs.stats", query).first else {
+            throw PostgresError(code: .protocolViolation, message: "the stats query returned no row")
+        }
+        let (countsJSON, stuck, leased, average, p95, lastMinute, oldestScheduled, oldestRunning) =
+            try row.decode((String, Int, Int, Double?, Double?, Int, Date?, Date?).self)
+        struct Count: Decodable {
+            var queue: String, type: String, status: String, n: Int
+            init(from decoder: any Decoder) throws {
+                var container = try decoder.unkeyedContainer()
+                self.queue = try container.decode(String.self)
+                self.type = try container.decode(String.self)
+                self.status = try container.decode(String.self)
+                self.n = try container.decode(Int.self)
+            }
+        }
+        let counts = try JobJSON.decode([Count].self, from: countsJSON, jobID: nil)
+        var byStatus = Dictionary(uniqueKeysWithValues: JobStatus.allCases.map { ($0.rawValue, 0) })
+        var byQueue: [String: [String: Int]] = [:]
+        var byType: [String: [String: Int]] = [:]
+        for count in counts {
+            byStatus[count.status, default: 0] += count.n
+            byQueue[count.queue, default: [:]][count.status, default: 0] += count.n
+            byType[count.type, default: [:]][count.status, default: 0] += count.n
+        }
+        return JobStats(
+            total: counts.reduce(0) { $0 + $1.n }, byStatus: byStatus, byQueue: byQueue, byType: byType, stuck: stuck, leased: leased,
+            averageProcessingSeconds: average, p95ProcessingSeconds: p95, windowSeconds: Double(window.milliseconds) / 1000,
+            finishedLastMinute: lastMinute, oldestScheduledAt: oldestScheduled, oldestInProgressStartedAt: oldestRunning)
+    }
+
+    /// Schema version, last maintenance run and live workers in one statement.
+    func health(workerTimeout: Duration, expectedVersion: Int) async throws -> JobHealth {
+        let query: PostgresQuery = """
+            SELECT
+                (SELECT max(version) FROM \(unescaped: self.schema).schema_migrations),
+                CASE WHEN to_regclass(\(self.schema + ".maintenance_runs")) IS NOT NULL THEN (
+                    SELECT json_build_object('startedAt', extract(epoch FROM started_at), 'durationMilliseconds', duration_ms,
+                        'leader', leader, 'succeeded', succeeded)::text
+                    FROM \(unescaped: self.schema).maintenance_runs ORDER BY id DESC LIMIT 1) END,
+                CASE WHEN to_regclass(\(self.schema + ".workers")) IS NOT NULL THEN (
+                    SELECT COALESCE(json_agg(json_build_object('id', id, 'queues', queues, 'concurrency', concurrency, 'running', running,
+                        'startedAt', extract(epoch FROM started_at), 'lastSeenAt', extract(epoch FROM last_seen_at)) ORDER BY id), '[]')::text
+                    FROM \(unescaped: self.schema).workers
+                    WHERE last_seen_at > now() - \(workerTimeout.milliseconds) * interval '1 millisecond') END
+            """
+        guard let row = try await self.run("jobs.health", query).first else {
+            throw PostgresError(code: .protocolViolation, message: "the health query returned no row")
+        }
+        let (version, maintenanceJSON, workersJSON) = try row.decode((Int?, String?, String?).self)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        let maintenance = try maintenanceJSON.map { try decoder.decode(JobHealth.MaintenanceRun.self, from: Data($0.utf8)) }
+        let workers = try workersJSON.map { try decoder.decode([JobHealth.Worker].self, from: Data($0.utf8)) } ?? []
+        var problems: [String] = []
+        if version != expectedVersion {
+            problems.append("the schema is at version \(version ?? 0), this code needs \(expectedVersion): run `jobkit migrate`")
+        }
+        if let maintenance, !maintenance.succeeded {
+            problems.append("the last maintenance run, at \(maintenance.startedAt), had failures")
+        }
+        return JobHealth(
+            databaseReachable: true, databaseLatencyMilliseconds: nil, schemaVersion: version, expectedSchemaVersion: expectedVersion,
+            lastMaintenance: maintenance, workers: workers, problems: problems)
+    }
+}
