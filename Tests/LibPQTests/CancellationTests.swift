@@ -61,6 +61,21 @@ struct CancellationTests {
         }
     }
 
+    @Test func cancellationThatRacesTheStatementsStartStillCancelsIt() async throws {
+        try await withConnection(to: try await self.database()) { connection in
+            // Cancel at once, 40 times: some requests reach the server before the statement
+            // does, and must be sent again rather than lost.
+            for _ in 0..<40 {
+                let task = Task { try await connection.query("SELECT pg_sleep(2)") }
+                await Task.yield()
+                task.cancel()
+                await #expect(throws: CancellationError.self) { try await task.value }
+            }
+            let row = try #require(try await connection.query("SELECT 1").first)
+            #expect(try row.decode(Int.self, at: 0) == 1)
+        }
+    }
+
     @Test func alreadyCancelledTaskThrowsBeforeSendingTheStatement() async throws {
         let table = uniqueName("never")
         try await withConnection(to: try await self.database()) { connection in

@@ -78,8 +78,10 @@ public final class MaintenanceService: Service, Sendable {
             while !Task.isCancelled {
                 do {
                     try await self.leadWhilePossible(lockKey: lockKey)
-                } catch {
+                } catch where !Task.isCancelled {
                     self.logger.info("Maintenance leadership lost", metadata: ["jobkit.error": "\(error)"])
+                } catch {
+                    break
                 }
                 self.leadership.set(false)
                 try? await Task.sleep(for: min(self.configuration.interval, .seconds(5)))

@@ -85,6 +85,8 @@ public final class JobExecutor: Service, Sendable {
         var mayHaveMore = true
         /// The most jobs that ever ran at once (for tests of the limit).
         var peakRunning = 0
+        /// Batches taken from `outcomes` whose statement has not ended yet.
+        var writesInFlight = 0
     }
 
     /// The service whose store and settings it uses.
@@ -97,6 +99,8 @@ public final class JobExecutor: Service, Sendable {
     private let state = Mutex(State())
     private let claimWake = WakeSignal()
     private let writeWake = WakeSignal()
+    /// Signalled whenever a batch's statement ends, written or not.
+    private let writeEnded = WakeSignal()
 
     /// Creates an executor.
     /// - Parameters:
@@ -289,9 +293,14 @@ public final class JobExecutor: Service, Sendable {
     private func writePending() async {
         let batch = self.state.withLock { state in
             defer { state.outcomes.removeAll(keepingCapacity: true) }
+            if !state.outcomes.isEmpty { state.writesInFlight += 1 }
             return state.outcomes
         }
         guard !batch.isEmpty else { return }
+        defer {
+            self.state.withLock { $0.writesInFlight -= 1 }
+            self.writeEnded.signal()
+        }
         do {
             let written = try await self.service.store.finish(batch)
             if written.count < batch.count {
@@ -306,12 +315,26 @@ public final class JobExecutor: Service, Sendable {
     }
 
     /// Writes the outcomes still queued at shutdown, even if the task is being cancelled.
+    ///
+    /// It also waits for a batch the write loop has in flight: `run()` cancels that loop next, and
+    /// a statement cancelled there would put its outcomes back in the queue after this returned,
+    /// where nobody would write them (a released job would stay leased to a stopped worker).
     private func flushRemaining() async {
-        for _ in 0..<50 {
-            guard self.state.withLock({ !$0.outcomes.isEmpty }) else { return }
-            // A task of its own: the final outcomes must be written even when run() was cancelled.
-            await Task { await self.writePending() }.value
-        }
+        // A task of its own: the final outcomes must be written even when run() was cancelled.
+        await Task {
+            var attempts = 0
+            while attempts < 50 {
+                let (isQueued, isWriting) = self.state.withLock { (!$0.outcomes.isEmpty, $0.writesInFlight > 0) }
+                if isQueued {
+                    attempts += 1
+                    await self.writePending()
+                } else if isWriting {
+                    await self.writeEnded.wait(timeout: .milliseconds(100))
+                } else {
+                    return
+                }
+            }
+        }.value
     }
 
     // MARK: - Background loops

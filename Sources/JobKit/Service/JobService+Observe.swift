@@ -43,7 +43,9 @@ extension JobService {
     ///
     /// The first element is the job's current state; each change follows as its notification
     /// arrives (the service must run for that), with a re-read every
-    /// ``Configuration/pollInterval`` as the safety net. The sequence ends after the update that
+    /// ``Configuration/pollInterval`` as the safety net. Jobs run by a ``JobExecutor`` change
+    /// without notifications (they would cost the hot path dearly), so their updates arrive
+    /// at that poll. The sequence ends after the update that
     /// shows the job done, failed or cancelled.
     /// - Parameter id: The job.
     /// - Returns: The updates, oldest first.

@@ -223,6 +223,7 @@ public actor JobService: Service {
     @discardableResult
     public nonisolated func cleanup(olderThan age: Duration, statuses: [JobStatus] = [.done, .failed, .cancelled], batchSize: Int = 1000) async throws -> Int {
         guard batchSize >= 1 else { throw JobError.invalidArgument("batchSize must be at least 1") }
+        guard age >= .zero else { throw JobError.invalidArgument("the age must not be negative") }
         guard statuses.allSatisfy(\.isFinished) else { throw JobError.invalidArgument("only finished jobs can be cleaned up") }
         return try await self.store.deleteFinished(olderThan: age, statuses: statuses, batchSize: batchSize)
     }

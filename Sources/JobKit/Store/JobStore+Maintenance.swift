@@ -60,7 +60,7 @@ extension JobStore {
                 LIMIT \(limit) FOR UPDATE SKIP LOCKED),
             upd AS (
                 UPDATE \(unescaped: self.jobs) AS j SET status = 'failed', finished_at = now(),
-                    error_message = 'timed out after ' || (j.timeout_ms / 1000.0) || ' s; failed by maintenance',
+                    error_message = 'timed out after ' || (j.timeout_ms / 1000.0)::float8 || ' s; failed by maintenance',
                     lease_token = NULL, lease_expires_at = NULL, updated_at = now()
                 FROM late WHERE j.id = late.id
                 RETURNING j.id, j.status, j.progress, j.current_step, j.updated_at, j.attempt, j.error_message),

@@ -71,6 +71,10 @@ extension JobStore {
 
     /// Claims up to `limit` runnable jobs of `queues` for `owner`, highest priority and oldest
     /// first, skipping rows other executors hold: `scheduled → in_progress` under new leases.
+    ///
+    /// Claims and finishes send no change notifications: on the hot path each NOTIFY wakes
+    /// every listening connection of the database (measured: twice the transactions per job).
+    /// Observers of queued jobs see their changes at their next poll.
     func claim(queues: [String], limit: Int, owner: String, leaseDuration: Duration) async throws -> [Job] {
         precondition(JobTransitions.allows(.start, from: .scheduled))
         let queueCondition: PostgresQuery = queues.count == 1 ? " queue = \(queues[0])" : " queue = ANY(\(queues))"
@@ -87,7 +91,7 @@ extension JobStore {
              AND run_at <= now() ORDER BY priority, run_at LIMIT \(limit) FOR UPDATE SKIP LOCKED) AS c
                 WHERE j.id = c.id
                 RETURNING \(unescaped: Self.columns("j.")))
-            SELECT claimed.* FROM claimed, (\(unescaped: self.notifyChanges(of: "claimed"))) AS n
+            SELECT * FROM claimed
             """)
         return try await self.pool.query(query.named("jobs.claimMany")).map { try Self.job(from: $0) }
     }
@@ -129,6 +133,9 @@ extension JobStore {
 
     /// Writes many outcomes in one statement; returns the ids it wrote. An outcome whose lease
     /// is no longer the job's changes nothing and is missing from the result.
+    ///
+    /// It locks its rows in id order before updating them, as ``renew(_:duration:)`` does: the
+    /// two run at once in an executor and share rows, and in any other order they deadlock.
     func finish(_ outcomes: [Outcome]) async throws -> Set<UUID> {
         guard !outcomes.isEmpty else { return [] }
         // Every outcome's move leaves from in_progress only (the transition table says so).
@@ -148,14 +155,14 @@ extension JobStore {
                     run_at = CASE WHEN o.kind IN ('retry', 'released') THEN now() + o.delay_ms * interval '1 millisecond' ELSE j.run_at END,
                     attempt = CASE WHEN o.kind = 'released' THEN j.attempt - 1 ELSE j.attempt END,
                     lease_token = NULL, lease_expires_at = NULL, updated_at = now()
-                FROM o
-                WHERE j.id = o.id AND j.lease_token = o.token AND j.status::text = ANY(\(sources.map(\.rawValue)))
+                FROM o, (SELECT id FROM \(unescaped: self.jobs) WHERE id = ANY(\(outcomes.map(\.id))) ORDER BY id FOR UPDATE) AS locked
+                WHERE j.id = o.id AND j.id = locked.id AND j.lease_token = o.token AND j.status::text = ANY(\(sources.map(\.rawValue)))
                 RETURNING j.id, j.status, j.progress, j.current_step, j.updated_at, j.attempt, o.kind, o.error),
             ev AS (
                 INSERT INTO \(unescaped: self.events) (job_id, kind, from_status, to_status, message, attempt)
                 SELECT id, CASE kind WHEN 'retry' THEN 'retry_scheduled' ELSE kind END, 'in_progress', status, error, attempt
                 FROM fin WHERE kind <> 'done')
-            SELECT fin.id FROM fin, (\(unescaped: self.notifyChanges(of: "fin"))) AS n
+            SELECT fin.id FROM fin
             """
         let rows = try await self.pool.query(query.named("jobs.finishMany"))
         return Set(try rows.map { try $0.decode(UUID.self, at: 0) })
@@ -165,12 +172,15 @@ extension JobStore {
 
     /// Renews the leases of running jobs in one statement; returns, of those still held, whether
     /// each one's cancellation was requested. Ids missing from the result lost their lease.
+    ///
+    /// Rows are locked in id order, as ``finish(_:)`` locks them (see there).
     func renew(_ leases: [(id: UUID, token: UUID)], duration: Duration) async throws -> [UUID: Bool] {
         guard !leases.isEmpty else { return [:] }
         let query: PostgresQuery = """
             UPDATE \(unescaped: self.jobs) AS j SET lease_expires_at = now() + \(duration.milliseconds) * interval '1 millisecond'
-            FROM unnest(\(leases.map(\.id)), \(leases.map(\.token))) AS l(id, token)
-            WHERE j.id = l.id AND j.lease_token = l.token AND j.status = 'in_progress'
+            FROM unnest(\(leases.map(\.id)), \(leases.map(\.token))) AS l(id, token),
+                (SELECT id FROM \(unescaped: self.jobs) WHERE id = ANY(\(leases.map(\.id))) ORDER BY id FOR UPDATE) AS locked
+            WHERE j.id = l.id AND j.id = locked.id AND j.lease_token = l.token AND j.status = 'in_progress'
             RETURNING j.id, j.cancel_requested_at IS NOT NULL
             """
         let rows = try await self.pool.query(query.named("jobs.renewMany"))

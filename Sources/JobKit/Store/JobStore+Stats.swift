@@ -50,21 +50,31 @@ extension JobStore {
             finishedLastMinute: lastMinute, oldestScheduledAt: oldestScheduled, oldestInProgressStartedAt: oldestRunning)
     }
 
-    /// Schema version, last maintenance run and live workers in one statement.
+    /// Schema version, last maintenance run and live workers: one statement, after one that finds
+    /// which of their tables exist (a schema behind this code lacks some, and a statement that
+    /// names a missing table fails as a whole, even inside a `CASE`).
     func health(workerTimeout: Duration, expectedVersion: Int) async throws -> JobHealth {
-        let query: PostgresQuery = """
-            SELECT
-                (SELECT max(version) FROM \(unescaped: self.schema).schema_migrations),
-                CASE WHEN to_regclass(\(self.schema + ".maintenance_runs")) IS NOT NULL THEN (
-                    SELECT json_build_object('startedAt', extract(epoch FROM started_at), 'durationMilliseconds', duration_ms,
-                        'leader', leader, 'succeeded', succeeded)::text
-                    FROM \(unescaped: self.schema).maintenance_runs ORDER BY id DESC LIMIT 1) END,
-                CASE WHEN to_regclass(\(self.schema + ".workers")) IS NOT NULL THEN (
-                    SELECT COALESCE(json_agg(json_build_object('id', id, 'queues', queues, 'concurrency', concurrency, 'running', running,
-                        'startedAt', extract(epoch FROM started_at), 'lastSeenAt', extract(epoch FROM last_seen_at)) ORDER BY id), '[]')::text
-                    FROM \(unescaped: self.schema).workers
-                    WHERE last_seen_at > now() - \(workerTimeout.milliseconds) * interval '1 millisecond') END
-            """
+        let tables = try await self.run("jobs.healthTables", """
+            SELECT to_regclass(\(self.schema + ".schema_migrations")) IS NOT NULL,
+                to_regclass(\(self.schema + ".maintenance_runs")) IS NOT NULL, to_regclass(\(self.schema + ".workers")) IS NOT NULL
+            """)
+        guard let existing = tables.first else {
+            throw PostgresError(code: .protocolViolation, message: "the health query returned no row")
+        }
+        let (hasMigrations, hasMaintenanceRuns, hasWorkers) = try existing.decode((Bool, Bool, Bool).self)
+        var query: PostgresQuery = "SELECT "
+        query.append(hasMigrations ? "(SELECT max(version) FROM \(unescaped: self.schema).schema_migrations)," : "NULL::int4,")
+        query.append(hasMaintenanceRuns ? """
+            (SELECT json_build_object('startedAt', extract(epoch FROM started_at), 'durationMilliseconds', duration_ms,
+                'leader', leader, 'succeeded', succeeded)::text
+            FROM \(unescaped: self.schema).maintenance_runs ORDER BY id DESC LIMIT 1),
+            """ : "NULL::text,")
+        query.append(hasWorkers ? """
+            (SELECT COALESCE(json_agg(json_build_object('id', id, 'queues', queues, 'concurrency', concurrency, 'running', running,
+                'startedAt', extract(epoch FROM started_at), 'lastSeenAt', extract(epoch FROM last_seen_at)) ORDER BY id), '[]')::text
+            FROM \(unescaped: self.schema).workers
+            WHERE last_seen_at > now() - \(workerTimeout.milliseconds) * interval '1 millisecond')
+            """ : "NULL::text")
         guard let row = try await self.run("jobs.health", query).first else {
             throw PostgresError(code: .protocolViolation, message: "the health query returned no row")
         }

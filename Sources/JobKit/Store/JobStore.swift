@@ -365,8 +365,11 @@ struct JobStore: Sendable {
 }
 
 extension Duration {
-    /// The duration in whole milliseconds, rounded down.
+    /// The duration in whole milliseconds, rounded down; saturates instead of overflowing.
     var milliseconds: Int64 {
-        self.components.seconds * 1000 + self.components.attoseconds / 1_000_000_000_000_000
+        let (whole, overflow) = self.components.seconds.multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return self.components.seconds < 0 ? .min : .max }
+        let (total, overflowAgain) = whole.addingReportingOverflow(self.components.attoseconds / 1_000_000_000_000_000)
+        return overflowAgain ? .max : total
     }
 }

@@ -174,14 +174,16 @@ public actor PostgresConnection {
         _ work: @escaping @Sendable (LibPQHandle) throws(PostgresError) -> Value
     ) async throws -> Value {
         try Task.checkCancellation()
+        let ticket = self.cancelToken.makeTicket()
         return try await withTaskCancellationHandler {
-            try await self.run(file: file, line: line, work)
+            try await self.run(ticket: ticket, file: file, line: line, work)
         } onCancel: {
-            self.cancelToken.cancelRunningStatement()
+            self.cancelToken.request(ticket)
         }
     }
 
     private func run<Value: Sendable>(
+        ticket: Int,
         file: String,
         line: Int,
         _ work: @Sendable (LibPQHandle) throws(PostgresError) -> Value
@@ -189,6 +191,8 @@ public actor PostgresConnection {
         guard !self.isClosed else {
             throw PostgresError(code: .connectionClosed, message: "the connection is closed", file: file, line: line)
         }
+        defer { self.cancelToken.end() }
+        if self.cancelToken.begin(ticket) { throw CancellationError() }
         try Task.checkCancellation()
         do {
             return try work(self.handle)

@@ -68,10 +68,14 @@ extension LibPQHandle {
                     }
                 }
             }
-            var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN) | (needsFlush ? Int16(POLLOUT) : 0), revents: 0)
-            guard poll(&descriptor, 1, -1) >= 0 || errno == EINTR else {
+            var descriptors = [
+                pollfd(fd: PQsocket(connection), events: Int16(POLLIN) | (needsFlush ? Int16(POLLOUT) : 0), revents: 0),
+                pollfd(fd: self.cancelToken.wakeReader, events: Int16(POLLIN), revents: 0),
+            ]
+            guard poll(&descriptors, 2, self.cancelToken.isRequested ? 100 : -1) >= 0 || errno == EINTR else {
                 throw self.connectionError(query: pipelineQuery)
             }
+            if self.cancelToken.isRequested { self.cancelToken.sendCancel() }
         }
     }
 

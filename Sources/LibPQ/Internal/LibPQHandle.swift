@@ -163,10 +163,43 @@ final class LibPQHandle {
         try self.ensureUsable()
         guard let connection else { throw PostgresError(code: .connectionClosed, message: "the connection is closed") }
         self.lastTransactionStatus = PQtransactionStatus(connection)
-        let result = query.bindings.withUnsafeParameters { types, values in
-            PQexecParams(connection, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
+        let sent = query.bindings.withUnsafeParameters { types, values in
+            PQsendQueryParams(connection, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
         }
-        return try self.consume(result, query: query)
+        guard sent == 1 else { return try self.consume(nil, query: query) }
+        return try self.consume(self.awaitResult(connection), query: query)
+    }
+
+    /// Waits for the statement sent last, polling its socket and the cancellation pipe; sends
+    /// (and re-sends) libpq's cancel while a cancellation is requested. Returns the statement's
+    /// result: the error if any, else the last one.
+    func awaitResult(_ connection: OpaquePointer) -> OpaquePointer? {
+        var lastCancel: ContinuousClock.Instant?
+        while PQisBusy(connection) == 1 {
+            var descriptors = [
+                pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0),
+                pollfd(fd: self.cancelToken.wakeReader, events: Int16(POLLIN), revents: 0),
+            ]
+            let ready = poll(&descriptors, 2, lastCancel == nil ? -1 : 100)
+            if ready < 0 && errno != EINTR { break }
+            if self.cancelToken.isRequested, lastCancel.map({ ContinuousClock.now - $0 > .milliseconds(100) }) ?? true {
+                self.cancelToken.sendCancel()
+                lastCancel = ContinuousClock.now
+            }
+            if descriptors[0].revents != 0, PQconsumeInput(connection) == 0 { break }
+        }
+        var final: OpaquePointer?
+        while let result = PQgetResult(connection) {
+            if let kept = final {
+                if PQresultStatus(kept) == PGRES_FATAL_ERROR {
+                    PQclear(result)
+                    continue
+                }
+                PQclear(kept)
+            }
+            final = result
+        }
+        return final
     }
 
     /// Runs one or more statements separated by semicolons (simple protocol, no parameters).
@@ -174,7 +207,8 @@ final class LibPQHandle {
         try self.ensureUsable()
         guard let connection else { throw PostgresError(code: .connectionClosed, message: "the connection is closed") }
         self.lastTransactionStatus = PQtransactionStatus(connection)
-        return try self.consume(PQexec(connection, sql), query: PostgresQuery(sql))
+        guard PQsendQuery(connection, sql) == 1 else { return try self.consume(nil, query: PostgresQuery(sql)) }
+        return try self.consume(self.awaitResult(connection), query: PostgresQuery(sql))
     }
 
     /// Turns a result into rows, or its error into a `PostgresError`, and frees it.
@@ -280,13 +314,43 @@ extension String {
     }
 }
 
-/// A thread-safe handle for cancelling the statement a connection is running.
+/// Carries cancellation requests from any task to the thread of the connection whose
+/// statement they concern.
 ///
-/// `PQcancel` is documented as safe to call from any thread; the lock keeps the `PGcancel`
-/// object alive while it is used. `@unchecked Sendable`: the pointer is only touched under the lock.
+/// Each call takes a ticket; a request names its ticket, so a request that arrives late, after
+/// its statement ended, can never cancel the next caller's statement. A request only sets a
+/// flag and writes a byte to a pipe that the connection's thread polls beside its socket: the
+/// thread sends libpq's cancel itself (it opens a connection of its own, which would block a
+/// cooperative thread), and sends it again while the statement still runs, in case the first
+/// reached the server before the statement did.
+///
+/// `@unchecked Sendable`: all mutable state is guarded by `lock`; the pipe's descriptors are constant.
 final class CancelToken: @unchecked Sendable {
     private let lock = NSLock()
     private var cancel: OpaquePointer?
+    private var nextTicket = 0
+    private var activeTicket: Int?
+    private var requestedTicket: Int?
+    let wakeReader: Int32
+    private let wakeWriter: Int32
+
+    init() {
+        var descriptors: [Int32] = [-1, -1]
+        let created = pipe(&descriptors)
+        precondition(created == 0, "could not create a pipe: errno \(errno)")
+        for descriptor in descriptors {
+            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        }
+        self.wakeReader = descriptors[0]
+        self.wakeWriter = descriptors[1]
+    }
+
+    deinit {
+        if let cancel { PQfreeCancel(cancel) }
+        close(self.wakeReader)
+        close(self.wakeWriter)
+    }
 
     func replace(with cancel: OpaquePointer?) {
         self.lock.lock()
@@ -295,16 +359,59 @@ final class CancelToken: @unchecked Sendable {
         self.cancel = cancel
     }
 
-    /// Asks the server to cancel whatever the connection is running. A no-op when idle.
-    func cancelRunningStatement() {
+    /// A ticket for one call; pass it to ``request(_:)`` to cancel that call only.
+    func makeTicket() -> Int {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        self.nextTicket += 1
+        return self.nextTicket
+    }
+
+    /// Asks for the call with `ticket` to be cancelled. Never blocks.
+    func request(_ ticket: Int) {
+        self.lock.lock()
+        self.requestedTicket = ticket
+        let isActive = self.activeTicket == ticket
+        self.lock.unlock()
+        if isActive {
+            var byte: UInt8 = 1
+            _ = write(self.wakeWriter, &byte, 1)
+        }
+    }
+
+    /// Marks the start of the call's statement; returns whether it was cancelled already.
+    func begin(_ ticket: Int) -> Bool {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        self.activeTicket = ticket
+        return self.requestedTicket == ticket
+    }
+
+    /// Marks the end of the current call's statement.
+    func end() {
+        self.lock.lock()
+        self.activeTicket = nil
+        self.lock.unlock()
+        var buffer = [UInt8](repeating: 0, count: 16)
+        while read(self.wakeReader, &buffer, buffer.count) > 0 {}
+    }
+
+    /// Whether the running call's cancellation was requested.
+    var isRequested: Bool {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        return self.activeTicket != nil && self.requestedTicket == self.activeTicket
+    }
+
+    /// Sends libpq's cancel request for the running statement (blocks briefly: call it on the
+    /// connection's thread).
+    func sendCancel() {
+        var buffer = [UInt8](repeating: 0, count: 16)
+        while read(self.wakeReader, &buffer, buffer.count) > 0 {}
         self.lock.lock()
         defer { self.lock.unlock() }
         guard let cancel else { return }
-        var buffer = [CChar](repeating: 0, count: 256)
-        _ = PQcancel(cancel, &buffer, Int32(buffer.count))
-    }
-
-    deinit {
-        if let cancel { PQfreeCancel(cancel) }
+        var message = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancel, &message, Int32(message.count))
     }
 }
