@@ -22,7 +22,7 @@ public enum TestPostgres {
                 // Durability buys tests nothing and costs them seconds.
                 try await EmbeddedPostgres.start(configuration: .init(
                     settings: ["fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"],
-                    maxConnections: 400))
+                    maxConnections: 1000))
             }
             task = started
             return started

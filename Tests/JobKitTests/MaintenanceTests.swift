@@ -311,7 +311,7 @@ struct MaintenanceTests {
                 await leader.stop()
                 #expect(!leader.isLeader)
 
-                try await pollUntil("the follower to lead", timeout: .seconds(10)) { follower.isLeader }
+                try await pollUntil("the follower to lead", timeout: .seconds(60)) { follower.isLeader }
                 try await pollUntil("a run by the new leader") {
                     try await fixture.count("maintenance_runs", where: "leader = \(follower.workerID)") >= 1
                 }

@@ -83,7 +83,7 @@ struct QueueTests {
         let database = try await TestPostgres.makeDatabase(prefix: "queue")
         let pool = PostgresConnectionPool(connection: database, configuration: .init(maximumConnections: 10))
         let jobs = JobService(pool: pool, configuration: .init(
-            workerID: "test-\(UUID().uuidString.prefix(8))", leaseDuration: .seconds(3), heartbeatInterval: .milliseconds(500),
+            workerID: "test-\(UUID().uuidString.prefix(8))", leaseDuration: .seconds(30), heartbeatInterval: .milliseconds(500),
             pollInterval: .milliseconds(200)))
         try await jobs.migrate()
         return jobs
@@ -182,8 +182,10 @@ struct QueueTests {
         let sawCancellation = IDBox()
         let id = try await jobs.enqueue(Block.self, Block.Payload())
         let executor = JobExecutor(service: jobs, handlers: [Block(started: started, sawCancellation: sawCancellation)])
+        let requested = IDBox()
         let cancelled = try await Self.run(executor) {
-            if started.value == id, sawCancellation.value == nil {
+            if started.value == id, requested.value == nil {
+                requested.set(id)
                 let output = try await CLI.run(["cancel", id.uuidString, "--database-url", jobs.pool.connectionConfiguration.connectionString])
                 #expect(output.status == 0, "jobkit cancel failed: \(output.text)")
             }

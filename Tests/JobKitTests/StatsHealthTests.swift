@@ -212,10 +212,11 @@ struct StatsHealthTests {
             let seen = try await whileRunning(executor) {
                 // Registered at start, then seen again at a heartbeat.
                 try await pollUntil("a heartbeat of the executor") {
-                    guard let worker = await service.health().workers.first(where: { $0.id == "exec-health" }) else { return false }
+                    guard let worker = await service.health(workerTimeout: .seconds(60)).workers.first(where: { $0.id == "exec-health" }) else { return false }
                     return worker.lastSeenAt > worker.startedAt
                 }
-                return try #require(await service.health().workers.onlyElement)
+                // A generous timeout: a loaded machine may delay a heartbeat past three intervals.
+                return try #require(await service.health(workerTimeout: .seconds(60)).workers.onlyElement)
             }
 
             #expect(seen.id == "exec-health")

@@ -30,8 +30,8 @@ struct CancellationTests {
             try await withConnection(to: try await self.database()) { connection in
                 let (result, elapsed) = try await self.cancelSleep(on: connection, observer: observer)
                 #expect(throws: CancellationError.self) { try result.get() }
-                // Far below the statement's 10 s: the server stopped it, the client did not just stop waiting.
-                #expect(elapsed < .seconds(5))
+                // Below the statement's 10 s: the server stopped it, the client did not just stop waiting.
+                #expect(elapsed < .seconds(9))
             }
         }
     }
@@ -66,7 +66,8 @@ struct CancellationTests {
             // Cancel at once, 40 times: some requests reach the server before the statement
             // does, and must be sent again rather than lost.
             for _ in 0..<40 {
-                let task = Task { try await connection.query("SELECT pg_sleep(2)") }
+                // Long enough that only a lost cancel lets it finish, however loaded the machine.
+                let task = Task { try await connection.query("SELECT pg_sleep(30)") }
                 await Task.yield()
                 task.cancel()
                 await #expect(throws: CancellationError.self) { try await task.value }

@@ -75,6 +75,7 @@ public final class MaintenanceService: Service, Sendable {
     public func run() async throws {
         let lockKey = "\(self.service.configuration.schema).maintenance"
         await cancelWhenGracefulShutdown {
+            defer { self.leadership.set(false) }
             while !Task.isCancelled {
                 do {
                     try await self.leadWhilePossible(lockKey: lockKey)

@@ -363,7 +363,7 @@ public final class JobExecutor: Service, Sendable {
             do {
                 try await self.heartbeatWorker()
             } catch {
-                self.logger.info("Worker heartbeat failed", metadata: ["jobkit.error": "\(error)"])
+                if !Task.isCancelled { self.logger.info("Worker heartbeat failed", metadata: ["jobkit.error": "\(error)"]) }
             }
             let leases = self.state.withLock { $0.running.map { (id: $0.key, token: $0.value.token) } }
             guard !leases.isEmpty else { continue }
@@ -385,7 +385,7 @@ public final class JobExecutor: Service, Sendable {
                 }
                 signals.forEach { $0.fire() }
             } catch {
-                self.logger.info("Lease renewal failed; retrying at the next heartbeat", metadata: ["jobkit.error": "\(error)"])
+                if !Task.isCancelled { self.logger.info("Lease renewal failed; retrying at the next heartbeat", metadata: ["jobkit.error": "\(error)"]) }
             }
         }
     }
@@ -399,7 +399,7 @@ public final class JobExecutor: Service, Sendable {
                     self.claimWake.signal()
                 }
             } catch {
-                self.logger.info("Rescuing expired leases failed", metadata: ["jobkit.error": "\(error)"])
+                if !Task.isCancelled { self.logger.info("Rescuing expired leases failed", metadata: ["jobkit.error": "\(error)"]) }
             }
         }
     }

@@ -172,7 +172,7 @@ struct DeadlinePassed: Error, CustomStringConvertible {
 /// Waits for a state, never sleeps for one.
 func pollUntil(
     _ what: String,
-    timeout: Duration = .seconds(10),
+    timeout: Duration = .seconds(60),
     _ condition: () async throws -> Bool
 ) async throws {
     let clock = ContinuousClock()

@@ -63,7 +63,7 @@ struct TimedOut: Error, CustomStringConvertible {
 /// Polls `condition` until it holds, failing after `timeout`: awaits a state, never sleeps for one.
 func waitUntil(
     _ what: String,
-    timeout: Duration = .seconds(10),
+    timeout: Duration = .seconds(60),
     _ condition: () async throws -> Bool
 ) async throws {
     let clock = ContinuousClock()
