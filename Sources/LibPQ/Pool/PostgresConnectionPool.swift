@@ -21,7 +21,8 @@ public final class PostgresConnectionPool: Sendable {
     public struct Configuration: Sendable {
         /// The most connections open at once. Defaults to 10; must be at least 1.
         public var maximumConnections: Int
-        /// How long a caller waits for a free connection before ``PostgresError/Code/acquireTimeout``.
+        /// How long a caller waits for a free connection before ``PostgresError/Code/acquireTimeout``,
+        /// and how long the pool keeps trying to open a connection to a server that refuses one.
         /// Defaults to 10 seconds.
         public var acquireTimeout: Duration
 
@@ -165,12 +166,29 @@ public final class PostgresConnectionPool: Sendable {
     }
 
     /// Opens a connection for a slot already counted in `openCount`.
+    ///
+    /// A server that refuses or is slow to accept (restarting, overloaded) is tried again with
+    /// backoff until the acquire timeout has passed; then the last failure is thrown, so the
+    /// caller learns why.
     private func openConnection() async throws -> PostgresConnection {
-        do {
-            return try await PostgresConnection.connect(to: self.connectionConfiguration, logger: self.logger)
-        } catch {
-            self.giveUpSlot()
-            throw error
+        let deadline = ContinuousClock.now + self.configuration.acquireTimeout
+        var delay = Duration.milliseconds(50)
+        while true {
+            do {
+                return try await PostgresConnection.connect(to: self.connectionConfiguration, logger: self.logger)
+            } catch let error as PostgresError where error.code == .connectionFailed && ContinuousClock.now + delay < deadline {
+                self.logger.debug("Connecting failed; trying again", metadata: ["jobkit.pg.error": "\(error.message)"])
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    self.giveUpSlot()
+                    throw error
+                }
+                delay = min(delay * 2, .seconds(1))
+            } catch {
+                self.giveUpSlot()
+                throw error
+            }
         }
     }
 
