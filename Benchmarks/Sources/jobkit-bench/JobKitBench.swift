@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import JobKit
+import LibPQ
+
+/// `jobkit-bench`: runs one of the shared job-queue workloads (A, B, C, S) against JobKit and
+/// prints one JSON line, as the peer scripts in `peers/` do.
+///
+/// ```
+/// jobkit-bench --workload B --dsn postgresql://postgres@127.0.0.1:5432/fresh_db --run 1
+/// {"jobs_per_sec":…,"n":20000,"peer":"jobkit","run":"1","seconds":…,"variant":"default","workload":"B",…}
+/// ```
+@main
+struct JobKitBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobkit-bench",
+        abstract: "Runs one job-queue workload (A, B, C or S) against JobKit and prints one JSON line.",
+        discussion: """
+            A: enqueue N jobs in one enqueueMany call (timed, payloads built inside the timing).
+            B: N jobs pre-enqueued (untimed); one executor at --concurrency drains them; the clock
+               stops when the handler has run N times and a separate connection sees no
+               scheduled or in_progress job.
+            C: an executor at --concurrency idles 1.5 s; N jobs are then enqueued one at a time on
+               an absolute --interval-ms schedule; latency = handler start - payload ts.
+            S: N jobs enqueued one enqueue call at a time, sequentially.
+            The database must be fresh: the schema is installed first (untimed). Exactly one JSON
+            line with sorted keys goes to stdout; logs go to stderr.
+            """
+    )
+
+    enum Workload: String, CaseIterable, ExpressibleByArgument {
+        case A, B, C, S
+    }
+
+    @Option(help: "The workload: A, B, C or S.")
+    var workload: Workload
+
+    @Option(help: "A libpq URL of a FRESH database.")
+    var dsn: String
+
+    @Option(help: "Jobs (default: 20000 for A and B, 200 for C, 2000 for S).")
+    var n: Int?
+
+    @Option(help: "The executor's concurrency for B and C (JobKit's default is 10).")
+    var concurrency: Int = 10
+
+    @Option(name: .customLong("interval-ms"), help: "C: milliseconds between enqueues, on an absolute schedule.")
+    var intervalMs: Double = 20
+
+    @Option(name: .customLong("run"), help: "A label for this run, copied into the JSON.")
+    var runLabel: String = "0"
+
+    @Option(help: "A label for the settings of this run, copied into the JSON.")
+    var variant: String = "default"
+
+    @Option(name: .customLong("pool-connections"), help: "The pool's maximumConnections (default: JobKit's default, 10).")
+    var poolConnections: Int?
+
+    @Flag(name: .customLong("poll-only"), help: "B and C: the executor polls instead of listening (usesNotifications: false; not the default).")
+    var pollOnly = false
+
+    @Option(name: .customLong("poll-interval-ms"), help: "B and C: the executor's pollInterval in ms (default: JobKit's default, 1000).")
+    var pollIntervalMs: Int?
+
+    var count: Int {
+        if let n { return n }
+        switch self.workload {
+        case .A, .B: return 20_000
+        case .C: return 200
+        case .S: return 2_000
+        }
+    }
+
+    func validate() throws {
+        if let n, n < 1 { throw ValidationError("--n must be at least 1, got \(n)") }
+        guard self.concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard self.intervalMs >= 0 else { throw ValidationError("--interval-ms must not be negative") }
+        if let poolConnections, poolConnections < 1 { throw ValidationError("--pool-connections must be at least 1") }
+        if let pollIntervalMs, pollIntervalMs < 1 { throw ValidationError("--poll-interval-ms must be at least 1") }
+    }
+
+    func run() async throws {
+        let connection = PostgresConfiguration(self.dsn, applicationName: "jobkit-bench")
+        let pool = self.poolConnections.map {
+            PostgresConnectionPool(connection: connection, configuration: .init(maximumConnections: $0))
+        } ?? PostgresConnectionPool(connection: connection)
+        let jobs = JobService(pool: pool)
+        // A separate connection, outside the pool: set-up checks and B's "nothing unfinished".
+        let observer = try await PostgresConnection.connect(to: PostgresConfiguration(self.dsn, applicationName: "jobkit-bench-observer"))
+
+        var report = Report()
+        let outcome: Result<Report, any Error>
+        do {
+            try await jobs.migrate()
+            report["server_fsync"] = try await Self.show("fsync", on: observer)
+            report["server_synchronous_commit"] = try await Self.show("synchronous_commit", on: observer)
+            var executorConfiguration = JobExecutor.Configuration(concurrency: self.concurrency)
+            if self.pollOnly { executorConfiguration.usesNotifications = false }
+            if let pollIntervalMs { executorConfiguration.pollInterval = .milliseconds(pollIntervalMs) }
+            let workloads = Workloads(
+                jobs: jobs, observer: observer, n: self.count, executorConfiguration: executorConfiguration, intervalMs: self.intervalMs)
+            Log.info("workload \(self.workload.rawValue), n \(self.count), run \(self.runLabel), variant \(self.variant)")
+            switch self.workload {
+            case .A: outcome = .success(try await workloads.bulkEnqueue())
+            case .B: outcome = .success(try await workloads.drain())
+            case .C: outcome = .success(try await workloads.latency())
+            case .S: outcome = .success(try await workloads.singleEnqueue())
+            }
+        } catch {
+            outcome = .failure(error)
+        }
+        await observer.close()
+        await pool.close()
+
+        switch outcome {
+        case .success(let measured):
+            report.merge(measured)
+        case .failure(let error):
+            Log.info("failed: \(String(reflecting: error))")
+            throw ExitCode.failure
+        }
+        report["peer"] = "jobkit"
+        report["workload"] = self.workload.rawValue
+        report["run"] = self.runLabel
+        report["variant"] = self.variant
+        report["n"] = self.count
+        report["pool_max_connections"] = pool.configuration.maximumConnections
+        try report.emit()
+    }
+
+    private static func show(_ setting: String, on connection: PostgresConnection) async throws -> String {
+        let rows = try await connection.query("SELECT current_setting(\(setting))")
+        return try rows.first?.decode(String.self, at: 0) ?? "?"
+    }
+}
