@@ -30,9 +30,11 @@ struct JobKitBench: AsyncParsableCommand {
 
     enum Workload: String, CaseIterable, ExpressibleByArgument {
         case A, B, C, S
+        /// Issue 4's benchmark: `runAsJob` around an empty closure, and create/start/complete by hand.
+        case R, M
     }
 
-    @Option(help: "The workload: A, B, C or S.")
+    @Option(help: "The workload: A, B, C or S; R (runAsJob overhead) or M (create/start/complete by hand).")
     var workload: Workload
 
     @Option(help: "A libpq URL of a FRESH database.")
@@ -67,7 +69,7 @@ struct JobKitBench: AsyncParsableCommand {
         switch self.workload {
         case .A, .B: return 20_000
         case .C: return 200
-        case .S: return 2_000
+        case .S, .R, .M: return 2_000
         }
     }
 
@@ -105,6 +107,8 @@ struct JobKitBench: AsyncParsableCommand {
             case .B: outcome = .success(try await workloads.drain())
             case .C: outcome = .success(try await workloads.latency())
             case .S: outcome = .success(try await workloads.singleEnqueue())
+            case .R: outcome = .success(try await workloads.runAsJobOverhead())
+            case .M: outcome = .success(try await workloads.manualLifecycle())
             }
         } catch {
             outcome = .failure(error)

@@ -120,6 +120,64 @@ struct Workloads {
         return report
     }
 
+    // MARK: - R and M: the tracked-job lifecycle (issue 4's benchmark, not a BENCHMARKS.md workload)
+
+    /// R: N sequential `runAsJob` calls around an empty closure; the time and the commits per call.
+    func runAsJobOverhead() async throws -> Report {
+        let commitsBefore = try await self.commits()
+        let clock = ContinuousClock()
+        var perCall: [Double] = []
+        perCall.reserveCapacity(self.n)
+        let start = clock.now
+        for _ in 0..<self.n {
+            let began = clock.now
+            _ = try await self.jobs.runAsJob("bench.empty") { _ in EmptyPayload() }
+            perCall.append((clock.now - began).seconds)
+        }
+        let elapsed = (clock.now - start).seconds
+        // Backends report their counters lazily (up to 10 s after going idle): wait them out.
+        try await Task.sleep(for: .seconds(11))
+        // The observer's own reading of the counter is one more commit.
+        let commits = try await self.commits() - commitsBefore - 1
+        let done = try await self.countJobs(status: "done")
+        guard done == self.n else { throw BenchFailure("\(done) of \(self.n) jobs are done") }
+        let sorted = perCall.sorted()
+        var report = Report()
+        report["seconds"] = elapsed
+        report["calls_per_sec"] = Double(self.n) / elapsed
+        report["median_us"] = Latency.percentile(sorted, 0.5) * 1_000_000
+        report["p99_us"] = Latency.percentile(sorted, 0.99) * 1_000_000
+        report["commits_per_call"] = Double(commits) / Double(self.n)
+        report["api"] = "JobService.runAsJob around an empty closure, sequential"
+        return report
+    }
+
+    /// M: N sequential create → start → complete by hand.
+    func manualLifecycle() async throws -> Report {
+        let clock = ContinuousClock()
+        let start = clock.now
+        for _ in 0..<self.n {
+            let job = try await self.jobs.create("bench.manual")
+            let started = try await self.jobs.start(job.id)
+            try await self.jobs.complete(job.id, lease: started.lease?.token)
+        }
+        let elapsed = (clock.now - start).seconds
+        let done = try await self.countJobs(status: "done")
+        guard done == self.n else { throw BenchFailure("\(done) of \(self.n) jobs are done") }
+        var report = Report()
+        report["seconds"] = elapsed
+        report["jobs_per_sec"] = Double(self.n) / elapsed
+        report["api"] = "JobService.create, start, complete; sequential"
+        return report
+    }
+
+    private func commits() async throws -> Int {
+        let rows = try await self.observer.query("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        // pg_stat_database is updated when a backend reports; force our view of it to be fresh.
+        _ = try await self.observer.query("SELECT pg_stat_clear_snapshot()")
+        return try rows.first?.decode(Int.self, at: 0) ?? 0
+    }
+
     // MARK: - Helpers
 
     private func executor(_ recorder: RunRecorder) -> JobExecutor {
