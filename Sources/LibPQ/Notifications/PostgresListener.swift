@@ -27,7 +27,7 @@ public struct PostgresNotification: Sendable, Hashable {
 /// try await withThrowingDiscardingTaskGroup { group in
 ///     group.addTask { try await listener.run() }
 ///     for await event in listener.events(on: "jobs") {
-///         if case .notification(let notification) = event { print(notification.payload) }
+///         if case .notification(let notification) = event { handle(notification.payload) }
 ///     }
 /// }
 /// ```
