@@ -258,59 +258,158 @@ struct StatsHealthTests {
         #expect(health.problems.contains { $0.contains("unreachable") }, "\(health.problems)")
     }
 
-    // MARK: - Cost on a big table
+    // MARK: - Exact counts on any path
 
-    /// A measurement, not an assertion: inserts `rows` jobs in one statement, then times
-    /// `stats()` and `health()` and prints the figures. Only the values are checked.
-    ///
-    /// 200,000 rows, not a million: with a million the test took about 40 s on a busy 2-core
-    /// machine (insert 20 s, each `stats()` 2–3 s, each `health()` under 15 ms).
-    @Test func statsAndHealthOnABigTableAreMeasured() async throws {
-        let rows = 200_000
+    /// Jobs per queue and status, counted from the jobs table itself.
+    static func countedByHand(_ fixture: JobKitFixture) async throws -> [String: [String: Int]] {
+        var counted: [String: [String: Int]] = [:]
+        let rows = try await fixture.pool.query(
+            "SELECT queue, status::text, count(*) FROM \(unescaped: fixture.schema).jobs GROUP BY 1, 2")
+        for row in rows {
+            let (queue, status, n) = try row.decode((String, String, Int).self)
+            counted[queue, default: [:]][status] = n
+        }
+        return counted
+    }
+
+    /// A job that does nothing, for enqueueing through both bulk paths.
+    struct Noop: JobHandler {
+        static let type = "noop"
+        func run(_ payload: EmptyPayload, context: JobContext) async throws -> EmptyPayload { EmptyPayload() }
+    }
+
+    @Test func countsStayExactThroughEnqueueTransitionsCleanupAndRawSQL() async throws {
+        try await withJobKitFixture("stats") { fixture in
+            // Bulk enqueue by COPY (64 or more) and by unnest (fewer), tracked jobs by hand.
+            try await fixture.jobs.enqueueMany(Noop.self, Array(repeating: EmptyPayload(), count: 100), options: .init(queue: "bulk"))
+            try await fixture.jobs.enqueueMany(Noop.self, Array(repeating: EmptyPayload(), count: 10), options: .init(queue: "small"))
+            _ = try await fixture.job(in: .done, options: .init(queue: "hand"))
+            let failed = try await fixture.job(in: .failed, options: .init(queue: "hand"))
+            let running = try await fixture.runningJob()
+            #expect(try await fixture.jobs.stats().byQueue == Self.countedByHand(fixture))
+
+            // Retry, cleanup, raw SQL moves across queues and statuses, and raw deletes.
+            _ = try await fixture.jobs.retry(failed.id)
+            try await fixture.expireLeaseAndReschedule(running.id)
+            try await fixture.backdate([try await fixture.job(in: .cancelled, options: .init(queue: "hand")).id], by: .seconds(3 * 86_400))
+            #expect(try await fixture.jobs.cleanup(olderThan: .seconds(86_400)) == 1)
+            try await fixture.execute("UPDATE jobkit.jobs SET queue = 'moved' WHERE queue = 'small' AND ctid IN (SELECT ctid FROM jobkit.jobs WHERE queue = 'small' LIMIT 4)")
+            try await fixture.execute("DELETE FROM jobkit.jobs WHERE queue = 'bulk' AND ctid IN (SELECT ctid FROM jobkit.jobs WHERE queue = 'bulk' LIMIT 30)")
+            let stats = try await fixture.jobs.stats()
+
+            #expect(stats.byQueue == (try await Self.countedByHand(fixture)))
+            #expect(stats.byQueue["bulk"] == ["scheduled": 70])
+            #expect(stats.byQueue["moved"] == ["scheduled": 4] && stats.byQueue["small"] == ["scheduled": 6])
+            #expect(stats.total == (try await fixture.count("jobs")))
+        }
+    }
+
+    @Test func countsDropToZeroWhenTheTableIsTruncated() async throws {
+        try await withJobKitFixture("stats") { fixture in
+            try await fixture.jobs.enqueueMany(Noop.self, Array(repeating: EmptyPayload(), count: 5))
+            #expect(try await fixture.jobs.stats().total == 5)
+
+            try await fixture.execute("TRUNCATE jobkit.jobs CASCADE")
+
+            let stats = try await fixture.jobs.stats()
+            #expect(stats.total == 0 && stats.byQueue.isEmpty)
+        }
+    }
+
+    @Test func concurrentStatsCallsAndWritersNeverCountAChangeTwice() async throws {
+        try await withJobKitFixture("stats") { fixture in
+            let services = (0..<3).map { fixture.makeService(workerID: "reader-\($0)") }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for round in 0..<20 {
+                        try await fixture.jobs.enqueueMany(Noop.self, Array(repeating: EmptyPayload(), count: 1 + round % 70))
+                        _ = try await fixture.job(in: .done)
+                    }
+                }
+                for service in services {
+                    group.addTask {
+                        for _ in 0..<15 { _ = try await service.stats() }
+                    }
+                }
+                try await group.waitForAll()
+            }
+
+            let stats = try await fixture.jobs.stats()
+            #expect(stats.byQueue == (try await Self.countedByHand(fixture)))
+            // The last call folded every change it could see: nothing is left pending.
+            #expect(try await fixture.count("job_count_changes") == 0)
+        }
+    }
+
+    @Test func migratingCountsTheJobsAlreadyThere() async throws {
+        try await withJobKitFixture("stats", migrate: false) { fixture in
+            let migrator = Migrator(pool: fixture.pool)
+            _ = try await migrator.migrateUp(to: 2)
+            _ = try await fixture.insertFinishedJobs(40, status: .done, type: "old", finishedAgo: .seconds(60))
+            _ = try await fixture.insertFinishedJobs(2, status: .failed, type: "old", finishedAgo: .seconds(60))
+
+            _ = try await migrator.migrateUp()
+
+            let stats = try await fixture.jobs.stats()
+            #expect(stats.byType == ["old": ["done": 40, "failed": 2]])
+        }
+    }
+
+    @Test func maintenanceFoldsPendingCountChanges() async throws {
+        try await withJobKitFixture("stats") { fixture in
+            try await fixture.jobs.enqueueMany(Noop.self, Array(repeating: EmptyPayload(), count: 3))
+            #expect(try await fixture.count("job_count_changes") > 0)
+
+            let report = try await MaintenanceService(service: fixture.jobs).runOnce()
+
+            #expect(report.errors.isEmpty)
+            #expect(try await fixture.count("job_count_changes") == 0)
+            #expect(try await fixture.count("job_counts", where: "status = 'scheduled'") == 1)
+        }
+    }
+
+    /// 100,000 rows in one statement: the counts, timings and oldest jobs are right on a table
+    /// of real size. (What stats and health cost is measured by `jobkit-bench --workload T`.)
+    @Test func statsOnABigTableAreExact() async throws {
+        let rows = 100_000
         try await withJobKitFixture("cost") { fixture in
-            let clock = ContinuousClock()
-            let inserting = try await clock.measure {
-                // 60 % done, 10 % each failed, cancelled, scheduled and running (half of those stuck),
-                // finished over the last two hours, over 4 queues and 8 types; ids ascending, as
-                // UUIDv7 ids are.
-                try await fixture.execute("""
-                    INSERT INTO jobkit.jobs (id, queue, job_type, status, progress, attempt, max_attempts, created_at, run_at,
-                        started_at, finished_at, updated_at, lease_owner, lease_token, lease_expires_at)
-                    SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'queue-' || (i % 4), 'type-' || (i % 8), v.s::jobkit.job_status,
-                        CASE WHEN v.s = 'done' THEN 100 ELSE 0 END, CASE WHEN v.s = 'scheduled' THEN 0 ELSE 1 END, 3,
-                        v.t - interval '1 minute', v.t - interval '1 minute',
-                        CASE WHEN v.s <> 'scheduled' THEN v.t - (1 + i % 30) * interval '1 second' END,
-                        CASE WHEN v.s IN ('done', 'failed', 'cancelled') THEN v.t END,
-                        v.t,
-                        CASE WHEN v.s = 'in_progress' THEN 'worker-' || (i % 16) END,
-                        CASE WHEN v.s = 'in_progress' THEN gen_random_uuid() END,
-                        CASE WHEN v.s = 'in_progress' THEN now() + CASE WHEN i % 20 = 9 THEN interval '-1 hour' ELSE interval '1 hour' END END
-                    FROM generate_series(1, \(rows)) AS i,
-                    LATERAL (SELECT now() - (i % 7200) * interval '1 second' AS t,
-                        CASE WHEN i % 10 < 6 THEN 'done' WHEN i % 10 = 6 THEN 'failed' WHEN i % 10 = 7 THEN 'cancelled'
-                            WHEN i % 10 = 8 THEN 'scheduled' ELSE 'in_progress' END AS s) AS v
-                    """)
-            }
-            let analyzing = try await clock.measure { try await fixture.execute("ANALYZE jobkit.jobs") }
-            print("[cost] inserted \(rows) jobs in \(inserting), analyzed in \(analyzing)")
+            // 60 % done, 10 % each failed, cancelled, scheduled and running (half of those stuck),
+            // finished over the last two hours, over 4 queues and 8 types; ids ascending, as
+            // UUIDv7 ids are.
+            try await fixture.execute("""
+                INSERT INTO jobkit.jobs (id, queue, job_type, status, progress, attempt, max_attempts, created_at, run_at,
+                    started_at, finished_at, updated_at, lease_owner, lease_token, lease_expires_at)
+                SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'queue-' || (i % 4), 'type-' || (i % 8), v.s::jobkit.job_status,
+                    CASE WHEN v.s = 'done' THEN 100 ELSE 0 END, CASE WHEN v.s = 'scheduled' THEN 0 ELSE 1 END, 3,
+                    v.t - interval '1 minute', v.t - interval '1 minute',
+                    CASE WHEN v.s <> 'scheduled' THEN v.t - (1 + i % 30) * interval '1 second' END,
+                    CASE WHEN v.s IN ('done', 'failed', 'cancelled') THEN v.t END,
+                    v.t,
+                    CASE WHEN v.s = 'in_progress' THEN 'worker-' || (i % 16) END,
+                    CASE WHEN v.s = 'in_progress' THEN gen_random_uuid() END,
+                    CASE WHEN v.s = 'in_progress' THEN now() + CASE WHEN i % 20 = 9 THEN interval '-1 hour' ELSE interval '1 hour' END END
+                FROM generate_series(1, \(rows)) AS i,
+                LATERAL (SELECT now() - (i % 7200) * interval '1 second' AS t,
+                    CASE WHEN i % 10 < 6 THEN 'done' WHEN i % 10 = 6 THEN 'failed' WHEN i % 10 = 7 THEN 'cancelled'
+                        WHEN i % 10 = 8 THEN 'scheduled' ELSE 'in_progress' END AS s) AS v
+                """)
+            try await fixture.execute("ANALYZE jobkit.jobs")
 
-            var stats: JobStats?
-            var health: JobHealth?
-            for round in 1...3 {
-                let statsTime = try await clock.measure { stats = try await fixture.jobs.stats() }
-                let healthTime = await clock.measure { health = await fixture.jobs.health() }
-                print("[cost] round \(round) on \(rows) rows: stats() \(statsTime), health() \(healthTime)"
-                    + " (health's own latency figure \(health?.databaseLatencyMilliseconds ?? -1) ms)")
-            }
+            let stats = try await fixture.jobs.stats()
+            let oldest = try #require(try await fixture.pool.query("""
+                SELECT min(run_at) FILTER (WHERE status = 'scheduled'), min(started_at) FILTER (WHERE status = 'in_progress')
+                FROM jobkit.jobs
+                """).first).decode((Date?, Date?).self)
 
-            let measured = try #require(stats)
-            #expect(measured.total == rows)
-            #expect(measured.byStatus == [
+            #expect(stats.total == rows)
+            #expect(stats.byStatus == [
                 "done": rows * 6 / 10, "failed": rows / 10, "cancelled": rows / 10, "scheduled": rows / 10, "in_progress": rows / 10,
             ])
-            #expect(measured.stuck == rows / 20 && measured.leased == rows / 20)
-            #expect(measured.averageProcessingSeconds != nil)
-            #expect(health?.isHealthy == true)
+            #expect(stats.byQueue == (try await Self.countedByHand(fixture)))
+            #expect(stats.stuck == rows / 20 && stats.leased == rows / 20)
+            #expect(stats.averageProcessingSeconds.map { $0 >= 1 && $0 <= 30 } == true)
+            #expect(stats.oldestScheduledAt == oldest.0 && stats.oldestInProgressStartedAt == oldest.1)
+            #expect((await fixture.jobs.health()).isHealthy)
         }
     }
 }

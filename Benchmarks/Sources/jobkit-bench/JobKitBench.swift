@@ -32,9 +32,11 @@ struct JobKitBench: AsyncParsableCommand {
         case A, B, C, S
         /// Issue 4's benchmark: `runAsJob` around an empty closure, and create/start/complete by hand.
         case R, M
+        /// Issue 6's benchmark: `stats()` and `health()` on a table of N jobs, mostly finished.
+        case T
     }
 
-    @Option(help: "The workload: A, B, C or S; R (runAsJob overhead) or M (create/start/complete by hand).")
+    @Option(help: "The workload: A, B, C or S; R (runAsJob overhead), M (create/start/complete by hand) or T (stats and health on N rows).")
     var workload: Workload
 
     @Option(help: "A libpq URL of a FRESH database.")
@@ -70,6 +72,7 @@ struct JobKitBench: AsyncParsableCommand {
         case .A, .B: return 20_000
         case .C: return 200
         case .S, .R, .M: return 2_000
+        case .T: return 1_000_000
         }
     }
 
@@ -109,6 +112,7 @@ struct JobKitBench: AsyncParsableCommand {
             case .S: outcome = .success(try await workloads.singleEnqueue())
             case .R: outcome = .success(try await workloads.runAsJobOverhead())
             case .M: outcome = .success(try await workloads.manualLifecycle())
+            case .T: outcome = .success(try await workloads.statsAndHealth())
             }
         } catch {
             outcome = .failure(error)

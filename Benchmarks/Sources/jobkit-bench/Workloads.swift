@@ -171,6 +171,55 @@ struct Workloads {
         return report
     }
 
+    // MARK: - T: stats and health on a big table (issue 6's benchmark)
+
+    /// T: N jobs inserted by one statement (90 % done, 5 % failed, 2 % cancelled, 2.5 % scheduled,
+    /// 0.5 % running; finished over the last 24 hours, 4 queues, 12 types), then 20 calls each of
+    /// `stats()` and `health()`, timed one by one.
+    func statsAndHealth() async throws -> Report {
+        let schema = self.jobs.configuration.schema
+        let table = "\(schema).jobs"
+        _ = try await self.observer.query("""
+            INSERT INTO \(unescaped: table) (id, queue, job_type, status, attempt, max_attempts, progress, run_at, created_at,
+                started_at, finished_at, lease_owner, lease_token, lease_expires_at)
+            SELECT gen_random_uuid(), 'queue-' || (i % 4), 'type-' || (i % 12), v.status::\(unescaped: schema).job_status,
+                CASE WHEN v.status = 'scheduled' THEN 0 ELSE 1 END, 3, CASE WHEN v.status = 'done' THEN 100 ELSE 0 END,
+                v.at, v.at - interval '1 minute',
+                CASE WHEN v.status <> 'scheduled' THEN v.at END,
+                CASE WHEN v.status IN ('done', 'failed', 'cancelled') THEN v.at + (1 + i % 5) * interval '1 second' END,
+                CASE WHEN v.status = 'in_progress' THEN 'worker-' || (i % 16) END,
+                CASE WHEN v.status = 'in_progress' THEN gen_random_uuid() END,
+                CASE WHEN v.status = 'in_progress' THEN now() + interval '1 hour' END
+            FROM generate_series(1, \(self.n)) AS i,
+            LATERAL (SELECT now() - (i % 86400) * interval '1 second' AS at,
+                CASE WHEN i % 200 < 180 THEN 'done' WHEN i % 200 < 190 THEN 'failed' WHEN i % 200 < 194 THEN 'cancelled'
+                    WHEN i % 200 < 199 THEN 'scheduled' ELSE 'in_progress' END AS status) AS v
+            """)
+        _ = try await self.observer.query("VACUUM ANALYZE \(unescaped: table)")
+        let clock = ContinuousClock()
+        var statsSeconds: [Double] = []
+        var healthSeconds: [Double] = []
+        var total = 0
+        for _ in 0..<20 {
+            let began = clock.now
+            total = try await self.jobs.stats().total
+            statsSeconds.append((clock.now - began).seconds)
+            let healthBegan = clock.now
+            _ = await self.jobs.health()
+            healthSeconds.append((clock.now - healthBegan).seconds)
+        }
+        guard total == self.n else { throw BenchFailure("stats() counted \(total) of \(self.n) jobs") }
+        let stats = statsSeconds.sorted()
+        let health = healthSeconds.sorted()
+        var report = Report()
+        report["stats_median_ms"] = Latency.percentile(stats, 0.5) * 1000
+        report["stats_max_ms"] = stats[stats.count - 1] * 1000
+        report["health_median_ms"] = Latency.percentile(health, 0.5) * 1000
+        report["health_max_ms"] = health[health.count - 1] * 1000
+        report["api"] = "JobService.stats() and health(), 20 calls each, on N mostly finished jobs"
+        return report
+    }
+
     private func commits() async throws -> Int {
         let rows = try await self.observer.query("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         // pg_stat_database is updated when a backend reports; force our view of it to be fresh.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Counts and timings of the jobs table, from one query.
+/// Counts and timings of the jobs table, from one query; the counts are exact.
 public struct JobStats: Sendable, Hashable, Codable {
     /// All jobs.
     public var total: Int
@@ -14,9 +14,9 @@ public struct JobStats: Sendable, Hashable, Codable {
     public var stuck: Int
     /// Running jobs under a live lease.
     public var leased: Int
-    /// Mean run time of jobs done within the window, in seconds.
+    /// Mean run time of jobs done within the window (among the 1,000 latest finished), in seconds.
     public var averageProcessingSeconds: Double?
-    /// 95th percentile run time of jobs done within the window, in seconds.
+    /// 95th percentile run time of jobs done within the window (among the 1,000 latest finished), in seconds.
     public var p95ProcessingSeconds: Double?
     /// The window those two cover, in seconds.
     public var windowSeconds: Double

@@ -150,6 +150,11 @@ public final class MaintenanceService: Service, Sendable {
                 report.errors.append("delete \(status) jobs: \(error)")
             }
         }
+        do {
+            try await store.rollUpCounts()
+        } catch {
+            report.errors.append("roll up job counts: \(error)")
+        }
         try Task.checkCancellation()
         report.durationMilliseconds = Double((ContinuousClock.now - clock).milliseconds)
         do {

@@ -110,5 +110,81 @@ extension Migration {
                 DROP TABLE {schema}.workers;
                 """
         ),
+        Migration(
+            version: 3,
+            name: "job counts kept by triggers",
+            up: """
+                -- Exact counts per queue, type and status without counting the jobs table: every
+                -- statement that adds, moves or deletes jobs appends its net changes to
+                -- job_count_changes (a statement-level trigger over its transition tables), and
+                -- rolling up folds those into job_counts. Counts = job_counts + job_count_changes.
+                CREATE TABLE {schema}.job_counts (
+                    queue text NOT NULL,
+                    job_type text NOT NULL,
+                    status {schema}.job_status NOT NULL,
+                    n bigint NOT NULL,
+                    PRIMARY KEY (queue, job_type, status)
+                );
+                CREATE TABLE {schema}.job_count_changes (
+                    queue text NOT NULL,
+                    job_type text NOT NULL,
+                    status {schema}.job_status NOT NULL,
+                    delta bigint NOT NULL
+                );
+
+                CREATE FUNCTION {schema}.jobs_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    INSERT INTO {schema}.job_count_changes (queue, job_type, status, delta)
+                    SELECT queue, job_type, status, count(*) FROM inserted GROUP BY 1, 2, 3;
+                    RETURN NULL;
+                END $$;
+                CREATE FUNCTION {schema}.jobs_count_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    INSERT INTO {schema}.job_count_changes (queue, job_type, status, delta)
+                    SELECT queue, job_type, status, sum(delta) FROM (
+                        SELECT queue, job_type, status, 1 AS delta FROM updated
+                        UNION ALL
+                        SELECT queue, job_type, status, -1 FROM replaced) AS moves
+                    GROUP BY 1, 2, 3 HAVING sum(delta) <> 0;
+                    RETURN NULL;
+                END $$;
+                CREATE FUNCTION {schema}.jobs_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    INSERT INTO {schema}.job_count_changes (queue, job_type, status, delta)
+                    SELECT queue, job_type, status, -count(*) FROM deleted GROUP BY 1, 2, 3;
+                    RETURN NULL;
+                END $$;
+                CREATE FUNCTION {schema}.jobs_count_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    DELETE FROM {schema}.job_count_changes;
+                    DELETE FROM {schema}.job_counts;
+                    RETURN NULL;
+                END $$;
+                CREATE TRIGGER jobs_count_inserted AFTER INSERT ON {schema}.jobs
+                    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION {schema}.jobs_count_inserted();
+                CREATE TRIGGER jobs_count_updated AFTER UPDATE ON {schema}.jobs
+                    REFERENCING OLD TABLE AS replaced NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION {schema}.jobs_count_updated();
+                CREATE TRIGGER jobs_count_deleted AFTER DELETE ON {schema}.jobs
+                    REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION {schema}.jobs_count_deleted();
+                CREATE TRIGGER jobs_count_truncated AFTER TRUNCATE ON {schema}.jobs
+                    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.jobs_count_truncated();
+
+                -- The triggers' lock on jobs holds writers off until this commits: the count is exact.
+                INSERT INTO {schema}.job_counts (queue, job_type, status, n)
+                SELECT queue, job_type, status, count(*) FROM {schema}.jobs GROUP BY 1, 2, 3;
+                """,
+            down: """
+                DROP TRIGGER jobs_count_truncated ON {schema}.jobs;
+                DROP TRIGGER jobs_count_deleted ON {schema}.jobs;
+                DROP TRIGGER jobs_count_updated ON {schema}.jobs;
+                DROP TRIGGER jobs_count_inserted ON {schema}.jobs;
+                DROP FUNCTION {schema}.jobs_count_truncated();
+                DROP FUNCTION {schema}.jobs_count_deleted();
+                DROP FUNCTION {schema}.jobs_count_updated();
+                DROP FUNCTION {schema}.jobs_count_inserted();
+                DROP TABLE {schema}.job_count_changes;
+                DROP TABLE {schema}.job_counts;
+                """
+        ),
     ]
 }

@@ -2,23 +2,68 @@ import Foundation
 import LibPQ
 
 extension JobStore {
-    /// Every figure of ``JobStats`` in one statement.
-    func stats(window: Duration) async throws -> JobStats {
+    /// Folds the pending count changes into `job_counts`, so reading the counts stays cheap.
+    ///
+    /// One rollup runs at a time per schema (a transaction-level advisory lock; a caller that
+    /// finds one running skips its turn), so concurrent rollups neither double-count nor deadlock.
+    /// - Returns: How many change rows it folded.
+    @discardableResult
+    func rollUpCounts() async throws -> Int {
         let query: PostgresQuery = """
-            WITH counts AS (
-                SELECT queue, job_type, status::text AS status, count(*)::int8 AS n FROM \(unescaped: self.jobs) GROUP BY 1, 2, 3),
+            WITH turn AS (SELECT pg_try_advisory_xact_lock(hashtext(\(self.schema + ".counts"))) AS mine),
+            moved AS (
+                DELETE FROM \(unescaped: self.schema).job_count_changes WHERE (SELECT mine FROM turn)
+                RETURNING queue, job_type, status, delta),
+            sums AS (SELECT queue, job_type, status, sum(delta) AS n FROM moved GROUP BY 1, 2, 3),
+            folded AS (
+                INSERT INTO \(unescaped: self.schema).job_counts AS counts (queue, job_type, status, n)
+                SELECT queue, job_type, status, n FROM sums ORDER BY 1, 2, 3
+                ON CONFLICT (queue, job_type, status) DO UPDATE SET n = counts.n + excluded.n)
+            SELECT count(*) FROM moved
+            """
+        return try await self.run("jobs.rollUpCounts", query).first?.decode(Int.self, at: 0) ?? 0
+    }
+
+    /// Every figure of ``JobStats`` in one statement, whose cost does not grow with the number
+    /// of finished jobs: counts come from `job_counts` plus the changes not yet rolled up,
+    /// timings from at most the 1,000 latest finished jobs (through `jobs_finished_idx`), the
+    /// oldest runnable job from one probe of `jobs_claim_idx` per queue and priority.
+    func stats(window: Duration) async throws -> JobStats {
+        let jobs = self.jobs
+        let query: PostgresQuery = """
+            WITH RECURSIVE counts AS (
+                SELECT queue, job_type, status::text AS status, sum(n)::int8 AS n FROM (
+                    SELECT queue, job_type, status, n FROM \(unescaped: self.schema).job_counts
+                    UNION ALL
+                    SELECT queue, job_type, status, delta FROM \(unescaped: self.schema).job_count_changes) AS parts
+                GROUP BY 1, 2, 3 HAVING sum(n) <> 0),
             recent AS (
-                SELECT extract(epoch FROM finished_at - started_at)::float8 AS seconds FROM \(unescaped: self.jobs)
-                WHERE finished_at > now() - \(window.milliseconds) * interval '1 millisecond' AND status = 'done' AND started_at IS NOT NULL)
+                SELECT extract(epoch FROM finished_at - started_at)::float8 AS seconds FROM (
+                    SELECT finished_at, started_at, status FROM \(unescaped: jobs)
+                    WHERE finished_at > now() - \(window.milliseconds) * interval '1 millisecond'
+                    ORDER BY finished_at DESC LIMIT 1000) AS latest
+                WHERE status = 'done' AND started_at IS NOT NULL),
+            waiting (queue, priority) AS (
+                (SELECT queue, priority FROM \(unescaped: jobs) WHERE status = 'scheduled' ORDER BY queue, priority LIMIT 1)
+                UNION ALL
+                SELECT next.queue, next.priority FROM waiting CROSS JOIN LATERAL (
+                    SELECT queue, priority FROM \(unescaped: jobs)
+                    WHERE status = 'scheduled' AND (queue, priority) > (waiting.queue, waiting.priority)
+                    ORDER BY queue, priority LIMIT 1) AS next),
+            oldest AS (
+                SELECT min(first.run_at) AS run_at FROM waiting CROSS JOIN LATERAL (
+                    SELECT run_at FROM \(unescaped: jobs)
+                    WHERE status = 'scheduled' AND queue = waiting.queue AND priority = waiting.priority
+                    ORDER BY run_at LIMIT 1) AS first)
             SELECT
                 COALESCE((SELECT json_agg(json_build_array(queue, job_type, status, n)) FROM counts), '[]')::text,
-                (SELECT count(*) FROM \(unescaped: self.jobs) WHERE status = 'in_progress' AND lease_expires_at < now()),
-                (SELECT count(*) FROM \(unescaped: self.jobs) WHERE status = 'in_progress' AND lease_expires_at >= now()),
+                (SELECT count(*) FROM \(unescaped: jobs) WHERE status = 'in_progress' AND lease_expires_at < now()),
+                (SELECT count(*) FROM \(unescaped: jobs) WHERE status = 'in_progress' AND lease_expires_at >= now()),
                 (SELECT avg(seconds) FROM recent),
                 (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY seconds) FROM recent),
-                (SELECT count(*) FROM \(unescaped: self.jobs) WHERE finished_at > now() - interval '1 minute'),
-                (SELECT min(run_at) FROM \(unescaped: self.jobs) WHERE status = 'scheduled' AND run_at <= now()),
-                (SELECT min(started_at) FROM \(unescaped: self.jobs) WHERE status = 'in_progress')
+                (SELECT count(*) FROM \(unescaped: jobs) WHERE finished_at > now() - interval '1 minute'),
+                (SELECT run_at FROM oldest WHERE run_at <= now()),
+                (SELECT min(started_at) FROM \(unescaped: jobs) WHERE status = 'in_progress')
             """
         guard let row = try await self.run("jobs.stats", query).first else {
             throw PostgresError(code: .protocolViolation, message: "the stats query returned no row")
