@@ -66,7 +66,7 @@ enum WorkerMain {
             JobExecutor(
                 service: jobs,
                 handlers: options.mode == .drain
-                    ? [CountHandler(pool: pool, workerID: workerID)]
+                    ? [CountHandler(pool: pool, workerID: workerID, duration: options.jobDuration)]
                     : [BlockHandler(pool: pool, workerID: workerID, finishesAtOnce: options.finishesBlocked)],
                 configuration: .init(
                     concurrency: options.concurrency, pollInterval: options.pollInterval,
@@ -105,15 +105,20 @@ func recordRun(of jobID: UUID, by workerID: String, on pool: PostgresConnectionP
     try await pool.query("INSERT INTO mp_runs (job_id, worker_id) VALUES (\(jobID), \(workerID))")
 }
 
-/// `mp.count`: records the run and returns.
+/// `mp.count`: records the run, works for `duration` (`--job-ms`, default none) and returns.
 struct CountHandler: JobHandler {
     struct Payload: Codable, Sendable { var n: Int }
     static let type = "mp.count"
     let pool: PostgresConnectionPool
     let workerID: String
+    let duration: Duration
 
     func run(_ payload: Payload, context: JobContext) async throws -> EmptyPayload {
         try await recordRun(of: context.id, by: self.workerID, on: self.pool)
+        if self.duration > .zero {
+            // A job body may sleep to simulate work.
+            try await Task.sleep(for: self.duration)
+        }
         return EmptyPayload()
     }
 }
@@ -189,13 +194,14 @@ struct Options: Sendable {
     var gracePeriod = Duration.seconds(30)
     var poolSize = 10
     var finishesBlocked = false
+    var jobDuration = Duration.zero
     var exitsWithParent = false
     var logLevel = Logger.Level.info
 
     static let usage = """
         usage: jobkit-test-worker --database-url URL --worker-id ID --concurrency N --mode drain|block
                [--executors N] [--lease-ms MS] [--heartbeat-ms MS] [--rescue-ms MS] [--poll-ms MS]
-               [--grace-ms MS] [--pool-size N] [--finish-blocked] [--exit-with-parent] [--log-level LEVEL]
+               [--grace-ms MS] [--pool-size N] [--job-ms MS] [--finish-blocked] [--exit-with-parent] [--log-level LEVEL]
         """
 
     init(_ arguments: some Collection<String>) throws {
@@ -228,6 +234,7 @@ struct Options: Sendable {
             case "--grace-ms": self.gracePeriod = .milliseconds(try number(flag, minimum: 0))
             case "--pool-size": self.poolSize = try number(flag, minimum: 1)
             case "--finish-blocked": self.finishesBlocked = true
+            case "--job-ms": self.jobDuration = .milliseconds(try number(flag, minimum: 0))
             case "--exit-with-parent": self.exitsWithParent = true
             case "--log-level":
                 let text = try value(flag)

@@ -204,6 +204,56 @@ struct MultiProcessTests {
         }
     }
 
+    @Test func sigtermMidDrainLeavesEveryJobDoneOrScheduled() async throws {
+        try await withJobKitFixture("mp_sigterm_drain") { try await Self.sigtermMidDrain($0) }
+    }
+
+    /// 300 jobs of 40 ms each, 8 at a time, and a grace period shorter than a job: SIGTERM
+    /// mid-drain stops the claims, lets what can finish finish and releases the rest. Every job
+    /// is then `done` or back in `scheduled` without a lease or a spent attempt; a second worker
+    /// finishes them all, and only a released job ever ran twice.
+    static func sigtermMidDrain(_ fixture: JobKitFixture) async throws {
+        try await Self.createRunsTable(fixture)
+        let ids = try await fixture.jobs.enqueueMany(CountJob.self, (0..<300).map { CountJob.Payload(n: $0) })
+        try await withWorkerProcesses { workers in
+            let a = try workers.start(name: "draining-a", arguments: Self.arguments(
+                fixture, workerID: "draining-a", mode: "drain", concurrency: 8, logLevel: "info",
+                ["--job-ms", "40", "--grace-ms", "10", "--lease-ms", "60000", "--poll-ms", "200"]))
+            try await a.waitUntilReady()
+            try await Self.waitFor("worker A to finish some jobs", watching: [a]) {
+                try await fixture.count("jobs", where: "status = 'done'") >= 40
+            }
+            a.terminate()
+            let exit = try await a.waitForExit()
+            #expect(exit == .exited(0), "worker A \(exit); its log:\n\(a.log)")
+
+            let statuses = try await fixture.pool.query("SELECT status::text, count(*) FROM jobkit.jobs GROUP BY 1")
+                .map { try $0.decode((String, Int).self) }
+            let byStatus = Dictionary(uniqueKeysWithValues: statuses)
+            #expect(Set(byStatus.keys).isSubset(of: ["done", "scheduled"]), "after SIGTERM: \(byStatus)")
+            #expect(byStatus.values.reduce(0, +) == 300)
+            #expect((byStatus["scheduled"] ?? 0) > 0, "A drained everything before the SIGTERM: \(byStatus)")
+            #expect(try await fixture.count("jobs", where: "status = 'scheduled' AND (lease_token IS NOT NULL OR attempt <> 0)") == 0)
+
+            let b = try workers.start(name: "finishing-b", arguments: Self.arguments(
+                fixture, workerID: "finishing-b", mode: "drain", concurrency: 8, logLevel: "info", ["--poll-ms", "200"]))
+            try await b.waitUntilReady()
+            try await Self.waitFor("worker B to finish the rest", timeout: .seconds(60), watching: [b]) {
+                try await fixture.count("jobs", where: "status = 'done'") == 300
+            }
+            b.terminate()
+            #expect(try await b.waitForExit() == .exited(0), "worker B's log:\n\(b.log)")
+        }
+
+        let runs = try await fixture.pool.query("SELECT job_id, count(*) FROM mp_runs GROUP BY 1").map { try $0.decode((UUID, Int).self) }
+        #expect(Set(runs.map(\.0)) == Set(ids))
+        let released = Set(try await fixture.pool.query("SELECT job_id FROM jobkit.job_events WHERE kind = 'released'")
+            .map { try $0.decode(UUID.self, at: 0) })
+        let ranTwice = Set(runs.filter { $0.1 > 1 }.map(\.0))
+        #expect(ranTwice.isSubset(of: released), "ran twice without being released: \(ranTwice.subtracting(released))")
+        #expect(runs.allSatisfy { $0.1 <= 2 })
+    }
+
     // MARK: - Helpers
 
     /// Starts two processes of two executors each, enqueues 10,000 `mp.count` jobs once both are
