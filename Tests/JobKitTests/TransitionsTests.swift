@@ -12,7 +12,7 @@ import Testing
 ///   |              v           v
 ///   |            done        failed ----> scheduled (manual retry / force-reset)
 ///   |         (terminal)        \------> cancelled
-///   +-- lease expired with no progress, graceful-shutdown release
+///   +-- lease expired with no progress, graceful-shutdown release, snooze
 /// ```
 @Suite(.timeLimit(.minutes(3)))
 struct TransitionsTests {
@@ -25,6 +25,7 @@ struct TransitionsTests {
         .fail: ([.inProgress], .failed),
         .retryLater: ([.inProgress], .scheduled),
         .release: ([.inProgress], .scheduled),
+        .snooze: ([.inProgress], .scheduled),
         .retry: ([.failed], .scheduled),
         .cancel: ([.scheduled, .inProgress, .failed], .cancelled),
         .forceFail: ([.inProgress], .failed),

@@ -47,6 +47,8 @@ public struct Job: Sendable, Hashable, Identifiable {
     public var lease: JobLease?
     /// When someone asked for it to be cancelled while it ran.
     public var cancelRequestedAt: Date?
+    /// The key of its queue's per-key concurrency limit, if any.
+    public var concurrencyKey: String?
 
     /// Whether the job can never change again.
     public var isTerminal: Bool { self.status.isTerminal }
@@ -119,8 +121,15 @@ public struct JobOptions: Sendable, Hashable {
     public var timeout: Duration?
     /// The entity it works on. Defaults to none.
     public var reference: JobReference?
-    /// A key that makes creation idempotent. Defaults to none.
+    /// A key that makes creation idempotent: no other job, in any state, may have it.
+    /// Defaults to none. For keys built from the job and held only while it waits or runs, see ``unique``.
     public var uniqueKey: String?
+    /// Makes an enqueued job unique among equal ones (see ``UniqueJob``). Defaults to none.
+    /// Used by `enqueue` and `enqueueMany`; not together with ``uniqueKey``.
+    public var unique: UniqueJob?
+    /// Jobs of a queue with a key limit (``QueueSettings/keyLimit``) that share this key run at
+    /// most that many at once across the fleet: a customer id, say. Defaults to none.
+    public var concurrencyKey: String?
 
     /// Creates options.
     /// - Parameters:
@@ -131,6 +140,8 @@ public struct JobOptions: Sendable, Hashable {
     ///   - timeout: How long one attempt may run; `nil` means no limit.
     ///   - reference: The entity it works on.
     ///   - uniqueKey: A key that makes creation idempotent.
+    ///   - unique: Uniqueness among equal enqueued jobs.
+    ///   - concurrencyKey: The key of a queue's per-key concurrency limit.
     public init(
         queue: String = "default",
         priority: Int = 0,
@@ -138,7 +149,9 @@ public struct JobOptions: Sendable, Hashable {
         maxAttempts: Int? = nil,
         timeout: Duration? = nil,
         reference: JobReference? = nil,
-        uniqueKey: String? = nil
+        uniqueKey: String? = nil,
+        unique: UniqueJob? = nil,
+        concurrencyKey: String? = nil
     ) {
         self.queue = queue
         self.priority = priority
@@ -147,6 +160,8 @@ public struct JobOptions: Sendable, Hashable {
         self.timeout = timeout
         self.reference = reference
         self.uniqueKey = uniqueKey
+        self.unique = unique
+        self.concurrencyKey = concurrencyKey
     }
 
     /// Checks the values before any SQL runs.
@@ -155,6 +170,10 @@ public struct JobOptions: Sendable, Hashable {
         if let maxAttempts, maxAttempts < 1 { throw .invalidArgument("maxAttempts must be at least 1, not \(maxAttempts)") }
         guard Int16(exactly: self.priority) != nil else { throw .invalidArgument("priority \(self.priority) is out of range") }
         if let timeout = self.timeout, timeout <= .zero { throw .invalidArgument("timeout must be positive") }
+        if let unique = self.unique {
+            guard self.uniqueKey == nil else { throw .invalidArgument("set either uniqueKey or unique, not both") }
+            try unique.validate()
+        }
     }
 }
 

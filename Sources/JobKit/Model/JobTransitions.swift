@@ -16,6 +16,8 @@ public struct JobTransitions: Sendable {
         case retryLater
         /// A worker gives a job back unfinished (shutdown, expired lease): `in_progress → scheduled`.
         case release
+        /// The job asked to run again later, without spending an attempt: `in_progress → scheduled`.
+        case snooze
         /// An operator or caller sends a failed job back: `failed → scheduled`.
         case retry
         /// Cancel: `scheduled`, `in_progress` (its runner stops) or `failed` → `cancelled`.
@@ -34,7 +36,7 @@ public struct JobTransitions: Sendable {
         case .start: .inProgress
         case .complete: .done
         case .fail, .forceFail: .failed
-        case .retryLater, .release, .retry, .forceReset: .scheduled
+        case .retryLater, .release, .snooze, .retry, .forceReset: .scheduled
         case .cancel: .cancelled
         }
     }
@@ -45,7 +47,7 @@ public struct JobTransitions: Sendable {
     public static func sources(of move: Move) -> Set<JobStatus> {
         switch move {
         case .start: [.scheduled]
-        case .complete, .fail, .retryLater, .release: [.inProgress]
+        case .complete, .fail, .retryLater, .release, .snooze: [.inProgress]
         case .retry: [.failed]
         case .cancel: [.scheduled, .inProgress, .failed]
         case .forceFail: [.inProgress]

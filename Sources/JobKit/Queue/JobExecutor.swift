@@ -83,6 +83,8 @@ public final class JobExecutor: Service, Sendable {
         var isStopping = false
         /// The last claim filled every free slot, so more work may be waiting.
         var mayHaveMore = true
+        /// Which of its queues have fleet-wide limits, and when that was read.
+        var limitedQueues: (queues: [String], readAt: ContinuousClock.Instant) = ([], .now)
         /// The most jobs that ever ran at once (for tests of the limit).
         var peakRunning = 0
         /// Batches taken from `outcomes` whose statement has not ended yet.
@@ -176,15 +178,16 @@ public final class JobExecutor: Service, Sendable {
     private func claimLoop() async {
         await withDiscardingTaskGroup { jobs in
             var failures = 0
+            // Back-to-back claims while every slot fills: the queue settings are re-read at
+            // most once per poll interval then, and before every claim otherwise.
+            var busy = false
             while !Task.isCancelled {
                 let (free, stopping) = self.state.withLock { ($0.isStopping ? 0 : self.configuration.concurrency - $0.running.count, $0.isStopping) }
                 if stopping { break }
                 if free > 0 {
-                    let claimed: [Job]
+                    var claimed: [Job]
                     do {
-                        claimed = try await self.service.store.claim(
-                            queues: self.configuration.queues, limit: free, owner: self.workerID,
-                            leaseDuration: self.service.configuration.leaseDuration)
+                        claimed = try await self.claim(free, refreshingLimits: !busy)
                         failures = 0
                     } catch {
                         failures += 1
@@ -202,12 +205,39 @@ public final class JobExecutor: Service, Sendable {
                     for job in claimed {
                         jobs.addTask { await self.execute(job) }
                     }
-                    if claimed.count == free { continue }
+                    busy = claimed.count == free
+                    if busy { continue }
                 }
+                busy = false
                 await self.claimWake.wait(timeout: self.configuration.pollInterval)
             }
             await self.drain()
         }
+    }
+
+    /// Claims up to `free` jobs: one statement for the queues without limits, then one locked
+    /// claim per queue with limits (paused queues are skipped by both).
+    private func claim(_ free: Int, refreshingLimits: Bool) async throws -> [Job] {
+        let store = self.service.store
+        let now = ContinuousClock.now
+        let limits = self.state.withLock { $0.limitedQueues }
+        var limited = limits.queues
+        if refreshingLimits || now - limits.readAt >= self.configuration.pollInterval {
+            limited = try await store.limitedQueues(among: self.configuration.queues)
+            self.state.withLock { $0.limitedQueues = (limited, now) }
+        }
+        let leaseDuration = self.service.configuration.leaseDuration
+        var claimed = try await store.claim(queues: self.configuration.queues, limit: free, owner: self.workerID, leaseDuration: leaseDuration)
+        for queue in limited where claimed.count < free {
+            do {
+                claimed += try await store.claimLimited(queue: queue, limit: free - claimed.count, owner: self.workerID, leaseDuration: leaseDuration)
+            } catch where !claimed.isEmpty {
+                // The jobs claimed so far are ours to run: report the failure, keep them.
+                self.logger.info("Claim failed; retrying", metadata: ["jobkit.error": "\(error)", "jobkit.queue": "\(queue)"])
+                break
+            }
+        }
+        return claimed
     }
 
     /// After shutdown began: wait for running jobs until the grace period ends, then release them.
@@ -270,6 +300,8 @@ public final class JobExecutor: Service, Sendable {
             return JobStore.Outcome(id: job.id, lease: token, kind: .done, resultJSON: json)
         case .cancelRequested:
             return stopped()
+        case .threw(let snooze as JobSnooze):
+            return JobStore.Outcome(id: job.id, lease: token, kind: .snoozed, error: snooze.description, delay: snooze.delay)
         case .threw(let error):
             // A job that threw because it was told to stop was stopped, not failed.
             return flags?.signal.isFired == true ? stopped() : failure(JobService.describe(error))

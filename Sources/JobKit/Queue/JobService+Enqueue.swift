@@ -9,10 +9,12 @@ extension JobService {
     /// - Parameters:
     ///   - handler: The handler type that runs it.
     ///   - payload: Its input.
-    ///   - options: Queue, priority, run-at (delayed jobs), unique key, reference; `maxAttempts`
-    ///     defaults to the handler's ``RetryPolicy/maxAttempts``, `timeout` to its ``JobHandler/timeout``.
+    ///   - options: Queue, priority, run-at (delayed jobs), unique key or ``UniqueJob`` rule,
+    ///     concurrency key, reference; `maxAttempts` defaults to the handler's
+    ///     ``RetryPolicy/maxAttempts``, `timeout` to its ``JobHandler/timeout``.
     ///   - connection: A connection inside the caller's transaction, or `nil` for a transaction of its own.
-    /// - Returns: The new job's id.
+    /// - Returns: The new job's id; for a unique job whose equal exists (and the rule
+    ///   ``UniqueJob/Conflict/returnExisting`` or ``UniqueJob/Conflict/replace``), the existing job's id.
     /// - Throws: ``JobError`` `.invalidArgument`, `.payloadEncoding`, `.duplicate`; ``PostgresError``.
     @discardableResult
     public nonisolated func enqueue<Handler: JobHandler>(
@@ -30,7 +32,8 @@ extension JobService {
     ///   - payloads: Their inputs, one job each.
     ///   - options: Options for every job (a `uniqueKey` here would clash; use per-job keys via ``enqueue(_:_:options:on:)``).
     ///   - connection: A connection inside the caller's transaction, or `nil` for a transaction of its own.
-    /// - Returns: The new jobs' ids, in the order of `payloads`.
+    /// - Returns: The jobs' ids, in the order of `payloads`; with ``JobOptions/unique``, equal
+    ///   payloads (within the call, or with a job already there) share one job and one id.
     /// - Throws: ``JobError`` `.invalidArgument`, `.payloadEncoding`, `.duplicate`; ``PostgresError``.
     @discardableResult
     public nonisolated func enqueueMany<Handler: JobHandler>(
@@ -48,9 +51,8 @@ extension JobService {
         var jobs: [JobStore.NewJob] = []
         jobs.reserveCapacity(payloads.count)
         for payload in payloads {
-            jobs.append(try self.newJob(Handler.type, payload: payload, options: options))
+            jobs.append(try self.newJob(Handler.type, payload: payload, options: options, isEnqueued: true))
         }
-        try await self.store.enqueue(jobs, on: connection)
-        return jobs.map(\.id)
+        return try await self.store.enqueue(jobs, on: connection)
     }
 }

@@ -186,5 +186,44 @@ extension Migration {
                 DROP TABLE {schema}.job_counts;
                 """
         ),
+        Migration(
+            version: 4,
+            name: "flow control: unique states, concurrency keys, queue settings",
+            up: """
+                -- Unique jobs count only while in these states; NULL means in every state (the
+                -- idempotency key of create and getOrCreate).
+                ALTER TABLE {schema}.jobs ADD COLUMN unique_states {schema}.job_status[];
+                DROP INDEX {schema}.jobs_unique_key_idx;
+                CREATE UNIQUE INDEX jobs_unique_key_idx ON {schema}.jobs (unique_key)
+                    WHERE unique_key IS NOT NULL AND (unique_states IS NULL OR status = ANY (unique_states));
+
+                -- At most a queue's key_limit jobs of one key run at once.
+                ALTER TABLE {schema}.jobs ADD COLUMN concurrency_key text;
+                CREATE INDEX jobs_running_key_idx ON {schema}.jobs (queue, concurrency_key)
+                    WHERE status = 'in_progress' AND concurrency_key IS NOT NULL;
+
+                -- A queue's settings across the fleet; a queue without a row has none.
+                CREATE TABLE {schema}.queues (
+                    name text PRIMARY KEY,
+                    paused_at timestamptz,
+                    concurrency_limit integer CHECK (concurrency_limit > 0),
+                    key_limit integer CHECK (key_limit > 0),
+                    rate_limit integer CHECK (rate_limit > 0),
+                    rate_period_ms bigint CHECK (rate_period_ms > 0),
+                    rate_window_started_at timestamptz,
+                    rate_window_count integer NOT NULL DEFAULT 0,
+                    updated_at timestamptz NOT NULL DEFAULT now(),
+                    CONSTRAINT queues_rate_complete CHECK ((rate_limit IS NULL) = (rate_period_ms IS NULL))
+                );
+                """,
+            down: """
+                DROP TABLE {schema}.queues;
+                DROP INDEX {schema}.jobs_running_key_idx;
+                ALTER TABLE {schema}.jobs DROP COLUMN concurrency_key;
+                DROP INDEX {schema}.jobs_unique_key_idx;
+                ALTER TABLE {schema}.jobs DROP COLUMN unique_states;
+                CREATE UNIQUE INDEX jobs_unique_key_idx ON {schema}.jobs (unique_key) WHERE unique_key IS NOT NULL;
+                """
+        ),
     ]
 }

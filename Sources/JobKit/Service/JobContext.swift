@@ -45,4 +45,33 @@ public struct JobContext: Sendable {
     public func checkCancellation() throws {
         if self.isCancelled { throw CancellationError() }
     }
+
+    /// Ends this run of a queued job and puts the job back in `scheduled`, to run again after
+    /// `delay`, without spending an attempt; its history records the snooze. (In `runAsJob`,
+    /// whose closure runs in the caller's task, the job fails with the snooze as its error.)
+    ///
+    /// ```swift
+    /// guard try await partner.isReady() else { try context.snooze(for: .seconds(30)) }
+    /// ```
+    /// - Parameter delay: How long to wait; at least zero.
+    /// - Throws: Always: a ``JobSnooze`` that the executor catches.
+    public func snooze(for delay: Duration) throws -> Never {
+        throw JobSnooze(delay: max(delay, .zero))
+    }
+}
+
+/// Thrown by a queued job to run again later without spending an attempt; see
+/// ``JobContext/snooze(for:)``.
+public struct JobSnooze: Error, Sendable, Hashable, CustomStringConvertible {
+    /// How long the job waits before it may run again.
+    public var delay: Duration
+
+    /// Creates a snooze.
+    /// - Parameter delay: How long the job waits before it may run again.
+    public init(delay: Duration) {
+        self.delay = delay
+    }
+
+    /// "snoozed for 30.0 seconds".
+    public var description: String { "snoozed for \(self.delay)" }
 }

@@ -144,9 +144,12 @@ public actor JobService: Service {
         return try await self.store.insertOrGet(try self.newJob(type, payload: payload, options: options), uniqueKey: uniqueKey)
     }
 
-    nonisolated func newJob(_ type: String, payload: some Encodable, options: JobOptions) throws(JobError) -> JobStore.NewJob {
+    nonisolated func newJob(_ type: String, payload: some Encodable, options: JobOptions, isEnqueued: Bool = false) throws(JobError) -> JobStore.NewJob {
         guard !type.isEmpty else { throw .invalidArgument("the job type is empty") }
         try options.validate()
+        if options.unique != nil, !isEnqueued {
+            throw .invalidArgument("unique applies to enqueued jobs; make creation idempotent with uniqueKey")
+        }
         return JobStore.NewJob(id: .v7(), type: type, payloadJSON: try JobJSON.encode(payload), options: options)
     }
 

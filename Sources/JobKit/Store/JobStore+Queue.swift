@@ -9,24 +9,26 @@ extension JobStore {
     // MARK: - Enqueue
 
     /// Inserts `scheduled` jobs and wakes the executors of their queues, on `connection` (the
-    /// caller's transaction) or in a transaction of its own.
+    /// caller's transaction) or in a transaction of its own; returns each job's id, which for a
+    /// unique job whose equal exists is the existing job's (``UniqueJob/Conflict``).
     ///
     /// Large sets without unique keys or run-at times go through `COPY`; the rest through one
-    /// `INSERT … SELECT FROM unnest(…)`.
-    func enqueue(_ jobs: [NewJob], on connection: PostgresConnection?) async throws {
-        guard !jobs.isEmpty else { return }
+    /// `INSERT … SELECT FROM unnest(…)`. All jobs of one call share their options.
+    func enqueue(_ jobs: [NewJob], on connection: PostgresConnection?) async throws -> [UUID] {
+        guard !jobs.isEmpty else { return [] }
         if let connection {
-            try await self.enqueue(jobs, connection: connection)
+            return try await self.enqueue(jobs, connection: connection)
         } else if jobs.count == 1 {
-            try await self.pool.withConnection { try await self.enqueue(jobs, connection: $0) }
+            return try await self.pool.withConnection { try await self.enqueue(jobs, connection: $0) }
         } else {
-            try await self.pool.withTransaction { try await self.enqueue(jobs, connection: $0) }
+            return try await self.pool.withTransaction { try await self.enqueue(jobs, connection: $0) }
         }
     }
 
-    private func enqueue(_ jobs: [NewJob], connection: PostgresConnection) async throws {
+    private func enqueue(_ jobs: [NewJob], connection: PostgresConnection) async throws -> [UUID] {
         let queues = Array(Set(jobs.map(\.options.queue))).sorted()
-        let usesCopy = jobs.count >= 64 && jobs.allSatisfy { $0.options.uniqueKey == nil && $0.options.runAt == nil }
+        let usesCopy = jobs.count >= 64
+            && jobs.allSatisfy { $0.options.uniqueKey == nil && $0.options.unique == nil && $0.options.runAt == nil }
         do {
             if usesCopy {
                 var rows = PostgresCopyRows()
@@ -34,43 +36,114 @@ extension JobStore {
                     let options = job.options
                     rows.append(
                         job.id, options.queue, job.type, Int16(options.priority), job.payloadJSON, options.maxAttempts ?? 1,
-                        options.reference?.type, options.reference?.id, options.timeout.map { Int($0.milliseconds) })
+                        options.reference?.type, options.reference?.id, options.timeout.map { Int($0.milliseconds) },
+                        options.concurrencyKey)
                 }
                 try await connection.copyFrom("""
-                    COPY \(self.jobs) (id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, timeout_ms) FROM STDIN
+                    COPY \(self.jobs) (id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, timeout_ms, \
+                    concurrency_key) FROM STDIN
                     """, rows: rows)
                 let notify: PostgresQuery = "SELECT pg_notify(\(self.enqueuedChannel), q) FROM unnest(\(queues)) AS q"
                 try await connection.query(notify.named("jobs.enqueueNotify"))
-            } else {
-                try await connection.query(self.insertMany(jobs, notifying: queues))
+                return jobs.map(\.id)
             }
+            return try await self.insertMany(jobs, notifying: queues, on: connection)
         } catch let error as PostgresError where error.sqlState == .uniqueViolation {
-            let key = jobs.compactMap(\.options.uniqueKey).first { error.detail?.contains($0) == true }
+            // The detail reads `Key (unique_key)=(…) already exists.`
+            let key = error.detail.flatMap { detail in
+                detail.range(of: ")=(").flatMap { start in
+                    detail.range(of: ") already exists", range: start.upperBound..<detail.endIndex).map { String(detail[start.upperBound..<$0.lowerBound]) }
+                }
+            }
             throw JobError.duplicate(uniqueKey: key ?? jobs.compactMap(\.options.uniqueKey).first ?? "")
         }
     }
 
-    private func insertMany(_ jobs: [NewJob], notifying queues: [String]) -> PostgresQuery {
+    /// One `INSERT … SELECT FROM unnest(…)`; unique jobs' keys are made in SQL from their
+    /// material and the database clock's time bucket, and a conflict is resolved by their
+    /// ``UniqueJob/Conflict``. Returns the id each input row ended up as.
+    private func insertMany(_ jobs: [NewJob], notifying queues: [String], on connection: PostgresConnection) async throws -> [UUID] {
         let options = jobs.map(\.options)
-        let query: PostgresQuery = """
-            WITH ins AS (
-                INSERT INTO \(unescaped: self.jobs) (id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at, timeout_ms)
-                SELECT id, queue, job_type, priority, payload::jsonb, max_attempts, reference_type, reference_id, unique_key, COALESCE(run_at, now()), timeout_ms
-                FROM unnest(\(jobs.map(\.id)), \(options.map(\.queue)), \(jobs.map(\.type)), \(options.map { Int16($0.priority) }),
-                            \(jobs.map(\.payloadJSON)), \(options.map { Int32($0.maxAttempts ?? 1) }), \(options.map(\.reference?.type)),
-                            \(options.map(\.reference?.id)), \(options.map(\.uniqueKey)), \(options.map(\.runAt)),
-                            \(options.map { $0.timeout.map { Int($0.milliseconds) } }))
-                    AS u(id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at, timeout_ms)
-                RETURNING 1)
-            SELECT pg_notify(\(self.enqueuedChannel), q) FROM unnest(\(queues)) AS q WHERE EXISTS (SELECT FROM ins)
+        // One call shares its options, so one conflict rule and one period.
+        let unique = options[0].unique
+        var materials: [String?] = []
+        materials.reserveCapacity(jobs.count)
+        for job in jobs {
+            materials.append(try unique?.material(type: job.type, queue: job.options.queue, payloadJSON: job.payloadJSON))
+        }
+        // Equal jobs within the call become one: the first; the others get its id.
+        var firstOfMaterial: [String: Int] = [:]
+        var representative: [Int] = []
+        var inserted: [Int] = []
+        for (index, material) in materials.enumerated() {
+            if let material, let first = firstOfMaterial[material] {
+                representative.append(first)
+            } else {
+                if let material { firstOfMaterial[material] = index }
+                representative.append(index)
+                inserted.append(index)
+            }
+        }
+        let rows = inserted.map { jobs[$0] }
+        let rowOptions = rows.map(\.options)
+        let rowMaterials = inserted.map { materials[$0] }
+        let periodMilliseconds = unique?.period.map { Int($0.milliseconds) }
+        var query: PostgresQuery = """
+            WITH input AS (
+                SELECT u.*, CASE WHEN u.material IS NULL THEN u.unique_key
+                    ELSE 'unique:' || md5(u.material || COALESCE('|' || floor(extract(epoch FROM now()) * 1000 / \(periodMilliseconds)::int8)::int8::text, ''))
+                    END AS key
+                FROM unnest(\(rows.map(\.id)), \(rowOptions.map(\.queue)), \(rows.map(\.type)), \(rowOptions.map { Int16($0.priority) }),
+                            \(rows.map(\.payloadJSON)), \(rowOptions.map { Int32($0.maxAttempts ?? 1) }), \(rowOptions.map(\.reference?.type)),
+                            \(rowOptions.map(\.reference?.id)), \(rowOptions.map(\.uniqueKey)), \(rowOptions.map(\.runAt)),
+                            \(rowOptions.map { $0.timeout.map { Int($0.milliseconds) } }), \(rowOptions.map(\.concurrencyKey)), \(rowMaterials))
+                    WITH ORDINALITY AS u(id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at,
+                         timeout_ms, concurrency_key, material, ordinal)),
+            ins AS (
+                INSERT INTO \(unescaped: self.jobs) AS j (id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id,
+                    unique_key, run_at, timeout_ms, concurrency_key, unique_states)
+                SELECT id, queue, job_type, priority, payload::jsonb, max_attempts, reference_type, reference_id,
+                    key, COALESCE(run_at, now()), timeout_ms, concurrency_key, \(unique?.statesLiteral)::\(unescaped: self.statusType)[]
+                FROM input ORDER BY ordinal
             """
-        return query.named("jobs.enqueue")
+        switch unique?.onConflict {
+        case nil, .fail?:
+            break
+        case .returnExisting?:
+            query.append(" ON CONFLICT (unique_key) WHERE \(unescaped: Self.uniqueKeyHeld) DO UPDATE SET unique_key = EXCLUDED.unique_key")
+        case .replace?:
+            query.append("""
+                 ON CONFLICT (unique_key) WHERE \(unescaped: Self.uniqueKeyHeld) DO UPDATE SET
+                    payload = CASE WHEN j.status = 'scheduled' THEN EXCLUDED.payload ELSE j.payload END,
+                    run_at = CASE WHEN j.status = 'scheduled' THEN EXCLUDED.run_at ELSE j.run_at END,
+                    priority = CASE WHEN j.status = 'scheduled' THEN EXCLUDED.priority ELSE j.priority END,
+                    updated_at = CASE WHEN j.status = 'scheduled' THEN now() ELSE j.updated_at END
+                """)
+        }
+        query.append("""
+                 RETURNING j.id, j.unique_key)
+            SELECT COALESCE(by_id.id, by_key.id),
+                (SELECT count(pg_notify(\(self.enqueuedChannel), q)) FROM unnest(\(queues)) AS q)
+            FROM input
+            LEFT JOIN ins AS by_id ON by_id.id = input.id
+            LEFT JOIN ins AS by_key ON input.material IS NOT NULL AND by_key.unique_key = input.key
+            ORDER BY input.ordinal
+            """)
+        let ids = try await connection.query(query.named("jobs.enqueue")).map { try $0.decode(UUID?.self, at: 0) }
+        guard ids.count == rows.count, !ids.contains(nil) else {
+            throw PostgresError(code: .protocolViolation, message: "enqueue returned \(ids.count) ids for \(rows.count) jobs")
+        }
+        var position: [Int: Int] = [:]
+        for (row, index) in inserted.enumerated() { position[index] = row }
+        return representative.map { ids[position[$0] ?? 0] ?? rows[0].id }
     }
 
     // MARK: - Claim
 
     /// Claims up to `limit` runnable jobs of `queues` for `owner`, highest priority and oldest
     /// first, skipping rows other executors hold: `scheduled → in_progress` under new leases.
+    /// Paused queues and queues with limits are left out: the latter are claimed by
+    /// ``claimLimited(queue:limit:owner:leaseDuration:)``.
     ///
     /// Claims and finishes send no change notifications: on the hot path each NOTIFY wakes
     /// every listening connection of the database (measured: twice the transactions per job).
@@ -88,7 +161,8 @@ extension JobStore {
             """
         query.append(queueCondition)
         query.append("""
-             AND run_at <= now() ORDER BY priority, run_at LIMIT \(limit) FOR UPDATE SKIP LOCKED) AS c
+             AND run_at <= now() AND queue NOT IN (SELECT name FROM \(unescaped: self.queues) WHERE \(unescaped: self.queueNeedsCare))
+                ORDER BY priority, run_at LIMIT \(limit) FOR UPDATE SKIP LOCKED) AS c
                 WHERE j.id = c.id
                 RETURNING \(unescaped: Self.columns("j.")))
             SELECT * FROM claimed
@@ -111,6 +185,8 @@ extension JobStore {
             case cancelled
             /// `release`: given back unfinished (shutdown); the attempt does not count.
             case released
+            /// `snooze`: back to scheduled after `delay`; the attempt does not count.
+            case snoozed
         }
 
         var id: UUID
@@ -127,6 +203,7 @@ extension JobStore {
             case .failed: .fail
             case .cancelled: .cancel
             case .released: .release
+            case .snoozed: .snooze
             }
         }
     }
@@ -149,11 +226,11 @@ extension JobStore {
                 UPDATE \(unescaped: self.jobs) AS j SET
                     status = (CASE o.kind WHEN 'done' THEN 'done' WHEN 'failed' THEN 'failed' WHEN 'cancelled' THEN 'cancelled' ELSE 'scheduled' END)::\(unescaped: self.statusType),
                     result = CASE WHEN o.kind = 'done' THEN o.result::jsonb ELSE j.result END,
-                    error_message = COALESCE(o.error, j.error_message),
-                    progress = CASE WHEN o.kind = 'done' THEN 100 WHEN o.kind IN ('retry', 'released') THEN 0 ELSE j.progress END,
+                    error_message = CASE WHEN o.kind = 'snoozed' THEN j.error_message ELSE COALESCE(o.error, j.error_message) END,
+                    progress = CASE WHEN o.kind = 'done' THEN 100 WHEN o.kind IN ('retry', 'released', 'snoozed') THEN 0 ELSE j.progress END,
                     finished_at = CASE WHEN o.kind IN ('done', 'failed', 'cancelled') THEN now() END,
-                    run_at = CASE WHEN o.kind IN ('retry', 'released') THEN now() + o.delay_ms * interval '1 millisecond' ELSE j.run_at END,
-                    attempt = CASE WHEN o.kind = 'released' THEN j.attempt - 1 ELSE j.attempt END,
+                    run_at = CASE WHEN o.kind IN ('retry', 'released', 'snoozed') THEN now() + o.delay_ms * interval '1 millisecond' ELSE j.run_at END,
+                    attempt = CASE WHEN o.kind IN ('released', 'snoozed') THEN j.attempt - 1 ELSE j.attempt END,
                     lease_token = NULL, lease_expires_at = NULL, updated_at = now()
                 FROM o, (SELECT id FROM \(unescaped: self.jobs) WHERE id = ANY(\(outcomes.map(\.id))) ORDER BY id FOR UPDATE) AS locked
                 WHERE j.id = o.id AND j.id = locked.id AND j.lease_token = o.token AND j.status::text = ANY(\(sources.map(\.rawValue)))

@@ -40,11 +40,11 @@ struct JobStore: Sendable {
         \(prefix)max_attempts, \(prefix)progress::int4 AS progress, \(prefix)current_step, \(prefix)reference_type, \
         \(prefix)reference_id, \(prefix)unique_key, \(prefix)run_at, \(prefix)created_at, \(prefix)started_at, \
         \(prefix)finished_at, \(prefix)updated_at, \(prefix)timeout_ms, \(prefix)lease_owner, \(prefix)lease_token, \
-        \(prefix)lease_expires_at, \(prefix)cancel_requested_at
+        \(prefix)lease_expires_at, \(prefix)cancel_requested_at, \(prefix)concurrency_key
         """
     }
 
-    static let columnCount = 25
+    static let columnCount = 26
 
     /// Reads a job from the columns of ``columns(_:)`` starting at `offset`.
     static func job(from row: PostgresRow, at offset: Int = 0) throws -> Job {
@@ -87,7 +87,8 @@ struct JobStore: Sendable {
             updatedAt: try value(19),
             timeout: timeout.map { .milliseconds($0) },
             lease: lease,
-            cancelRequestedAt: try value(24))
+            cancelRequestedAt: try value(24),
+            concurrencyKey: try value(25))
     }
 
     // MARK: - Creating
@@ -106,13 +107,16 @@ struct JobStore: Sendable {
         let query: PostgresQuery = """
             \(new.id), \(options.queue), \(new.type), \(options.priority)::int2, \(new.payloadJSON)::jsonb, \(options.maxAttempts ?? 1)::int4, \
             \(options.reference?.type), \(options.reference?.id), \(options.uniqueKey), COALESCE(\(options.runAt), now()), \
-            \(timeout)
+            \(timeout), \(options.concurrencyKey)
             """
         return query
     }
 
     private static let insertColumns =
-        "id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at, timeout_ms"
+        "id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at, timeout_ms, concurrency_key"
+
+    /// The predicate of `jobs_unique_key_idx`: a key counts while its job is in one of its states.
+    static let uniqueKeyHeld = "unique_key IS NOT NULL AND (unique_states IS NULL OR status = ANY (unique_states))"
 
     /// Inserts a `scheduled` job.
     /// - Throws: ``JobError/Code/duplicate`` when its unique key is taken.
@@ -149,13 +153,13 @@ struct JobStore: Sendable {
     func insertOrGet(_ new: NewJob, uniqueKey: String) async throws -> (job: Job, created: Bool) {
         var query: PostgresQuery = "INSERT INTO \(unescaped: self.jobs) (\(unescaped: Self.insertColumns)) VALUES ("
         query.append(self.values(new))
-        query.append(") ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING RETURNING \(unescaped: Self.columns())")
+        query.append(") ON CONFLICT (unique_key) WHERE \(unescaped: Self.uniqueKeyHeld) DO NOTHING RETURNING \(unescaped: Self.columns())")
         if let row = try await self.pool.query(query.named("jobs.insertOrGet")).first {
             return (try Self.job(from: row), true)
         }
         // The conflicting row is committed (ON CONFLICT waited for it); a new statement sees it.
         let rows = try await self.pool.query(
-            "SELECT \(unescaped: Self.columns()) FROM \(unescaped: self.jobs) WHERE unique_key = \(uniqueKey)")
+            "SELECT \(unescaped: Self.columns()) FROM \(unescaped: self.jobs) WHERE unique_key = \(uniqueKey) AND \(unescaped: Self.uniqueKeyHeld)")
         guard let row = rows.first else {
             // It was deleted in between: insert again.
             return try await self.insertOrGet(new, uniqueKey: uniqueKey)
@@ -172,7 +176,7 @@ struct JobStore: Sendable {
 
     func job(uniqueKey: String) async throws -> Job? {
         let rows = try await self.pool.query(
-            "SELECT \(unescaped: Self.columns()) FROM \(unescaped: self.jobs) WHERE unique_key = \(uniqueKey)")
+            "SELECT \(unescaped: Self.columns()) FROM \(unescaped: self.jobs) WHERE unique_key = \(uniqueKey) AND \(unescaped: Self.uniqueKeyHeld)")
         return try rows.first.map { try Self.job(from: $0) }
     }
 
