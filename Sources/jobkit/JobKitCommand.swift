@@ -25,6 +25,7 @@ struct JobKitCommand: AsyncParsableCommand {
             Stats.self, Health.self, List.self, Show.self, Watch.self,
             Cancel.self, Retry.self, ForceFail.self, ForceReset.self,
             Cleanup.self, Recover.self, Validate.self,
+            Queues.self, Pause.self, Resume.self, Limit.self,
         ])
 
     /// Parses and runs a subcommand, exiting with the codes listed in the discussion.

@@ -418,6 +418,36 @@ struct CLITests {
         #expect(help.stdout.contains("6  unhealthy"))
     }
 
+    // MARK: - Queues
+
+    @Test func pauseResumeAndLimitAQueueThenListIt() async throws {
+        try await withJobKitFixture("cli_queues") { fixture in
+            _ = try await fixture.jobs.create("resize", options: .init(queue: "images"))
+
+            let pause = try await jobkit(fixture, "pause", "images")
+            #expect(pause.status == 0, "\(pause.text)")
+            let limit = try await jobkit(fixture, "limit", "images", "--concurrency", "4", "--per-key", "1", "--rate", "100", "--period-seconds", "60")
+            #expect(limit.status == 0, "\(limit.text)")
+            let table = try await jobkit(fixture, "queues")
+            #expect(table.status == 0, "\(table.text)")
+            let row = try #require(table.stdout.split(separator: "\n").first { $0.hasPrefix("images") })
+            #expect(row.contains("paused") && row.contains("100 per 60.0 seconds"), "\(table.stdout)")
+            let state = try #require(try await fixture.jobs.queues().first { $0.name == "images" })
+            #expect(state.isPaused && state.scheduled == 1)
+            #expect(state.settings == QueueSettings(concurrencyLimit: 4, keyLimit: 1, rateLimit: .init(100, per: .seconds(60))))
+
+            let resume = try await jobkit(fixture, "resume", "images")
+            #expect(resume.status == 0, "\(resume.text)")
+            let json = try await jobkit(fixture, "queues", "--json")
+            #expect(json.status == 0 && json.stdout.contains(#""name" : "images""#), "\(json.text)")
+            #expect(try await fixture.jobs.queues().first { $0.name == "images" }?.isPaused == false)
+
+            let bad = try await jobkit(fixture, "limit", "images", "--per-key", "0")
+            #expect(bad.status == 2, "\(bad.text)")
+            #expect(try await fixture.jobs.queues().first { $0.name == "images" }?.settings.keyLimit == 1)
+        }
+    }
+
     // MARK: - Helpers
 
     /// Runs `jobkit` with `arguments` against the fixture's database.

@@ -74,4 +74,19 @@ public struct QueueState: Sendable, Hashable, Codable {
 
     /// Whether executors claim none of its jobs.
     public var isPaused: Bool { self.pausedAt != nil }
+
+    /// Creates a queue's state.
+    /// - Parameters:
+    ///   - name: The queue's name.
+    ///   - pausedAt: When it was paused; `nil` when it runs.
+    ///   - settings: Its limits. Defaults to none.
+    ///   - scheduled: Its waiting jobs. Defaults to 0.
+    ///   - inProgress: Its running jobs. Defaults to 0.
+    public init(name: String, pausedAt: Date? = nil, settings: QueueSettings = .init(), scheduled: Int = 0, inProgress: Int = 0) {
+        self.name = name
+        self.pausedAt = pausedAt
+        self.settings = settings
+        self.scheduled = scheduled
+        self.inProgress = inProgress
+    }
 }

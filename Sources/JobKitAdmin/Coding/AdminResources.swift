@@ -344,3 +344,53 @@ struct EmptyBody: Decodable {
         _ = try decoder.container(keyedBy: AnyKey.self)
     }
 }
+
+/// A queue: paused or not, its fleet-wide limits, its waiting and running jobs (`Queue`).
+struct QueueResource: Encodable {
+    var name: String
+    var paused: Bool
+    var pausedAt: Date?
+    var concurrencyLimit: Int?
+    var keyLimit: Int?
+    var rateLimit: RateLimit?
+    var scheduled: Int
+    var inProgress: Int
+
+    struct RateLimit: Encodable {
+        var count: Int
+        var periodSeconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case count
+            case periodSeconds = "period_seconds"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, paused
+        case pausedAt = "paused_at"
+        case concurrencyLimit = "concurrency_limit"
+        case keyLimit = "key_limit"
+        case rateLimit = "rate_limit"
+        case scheduled
+        case inProgress = "in_progress"
+    }
+
+    init(_ queue: QueueState) {
+        self.name = queue.name
+        self.paused = queue.isPaused
+        self.pausedAt = queue.pausedAt
+        self.concurrencyLimit = queue.settings.concurrencyLimit
+        self.keyLimit = queue.settings.keyLimit
+        self.rateLimit = queue.settings.rateLimit.map {
+            RateLimit(count: $0.count, periodSeconds: Double($0.period.components.seconds) + Double($0.period.components.attoseconds) / 1e18)
+        }
+        self.scheduled = queue.scheduled
+        self.inProgress = queue.inProgress
+    }
+}
+
+/// Every queue (`QueueList`).
+struct QueueListResource: Encodable {
+    var queues: [QueueResource]
+}

@@ -35,6 +35,10 @@ extension AdminOpenAPI {
     {
       "name": "maintenance",
       "description": "Retention and recovery, on demand."
+    },
+    {
+      "name": "queues",
+      "description": "Pause and resume queues; their fleet-wide limits."
     }
   ],
   "paths": {
@@ -731,6 +735,158 @@ extension AdminOpenAPI {
           },
           "413": {
             "$ref": "#/components/responses/BodyTooLarge"
+          },
+          "503": {
+            "$ref": "#/components/responses/DatabaseUnavailable"
+          }
+        }
+      }
+    },
+    "/admin/queues": {
+      "get": {
+        "operationId": "listQueues",
+        "summary": "Every queue with settings or with waiting or running jobs.",
+        "tags": [
+          "queues"
+        ],
+        "description": "Each queue's pause state, fleet-wide limits (concurrency, per concurrency key, rate) and its scheduled and in_progress jobs, by name.",
+        "responses": {
+          "200": {
+            "description": "The queues.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/QueueList"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "503": {
+            "$ref": "#/components/responses/DatabaseUnavailable"
+          }
+        }
+      }
+    },
+    "/admin/queues/{name}/pause": {
+      "post": {
+        "operationId": "pauseQueue",
+        "summary": "Pauses a queue across the fleet.",
+        "tags": [
+          "queues"
+        ],
+        "description": "From the next claim on, no executor of any process starts the queue's jobs; running jobs go on and enqueueing goes on. Pausing a paused queue keeps its first pause time. The body may be empty or any JSON object.",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "description": "The queue's name.",
+            "schema": {
+              "type": "string",
+              "minLength": 1
+            }
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The queue as it is now.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Queue"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedBody"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/MissingCSRFHeader"
+          },
+          "413": {
+            "$ref": "#/components/responses/BodyTooLarge"
+          },
+          "422": {
+            "$ref": "#/components/responses/InvalidValue"
+          },
+          "503": {
+            "$ref": "#/components/responses/DatabaseUnavailable"
+          }
+        }
+      }
+    },
+    "/admin/queues/{name}/resume": {
+      "post": {
+        "operationId": "resumeQueue",
+        "summary": "Resumes a paused queue.",
+        "tags": [
+          "queues"
+        ],
+        "description": "Idle executors of the queue wake at once (NOTIFY), or at their next poll without notifications. The body may be empty or any JSON object.",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "description": "The queue's name.",
+            "schema": {
+              "type": "string",
+              "minLength": 1
+            }
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The queue as it is now.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Queue"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedBody"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/MissingCSRFHeader"
+          },
+          "413": {
+            "$ref": "#/components/responses/BodyTooLarge"
+          },
+          "422": {
+            "$ref": "#/components/responses/InvalidValue"
           },
           "503": {
             "$ref": "#/components/responses/DatabaseUnavailable"
@@ -1451,6 +1607,75 @@ extension AdminOpenAPI {
             "maxLength": 200,
             "default": "admin-api",
             "description": "Who; kept in the job's history."
+          }
+        }
+      },
+      "Queue": {
+        "type": "object",
+        "required": [
+          "name",
+          "paused",
+          "scheduled",
+          "in_progress"
+        ],
+        "properties": {
+          "name": {
+            "type": "string"
+          },
+          "paused": {
+            "type": "boolean"
+          },
+          "paused_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When it was paused; absent when it runs."
+          },
+          "concurrency_limit": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "At most this many of its jobs run at once across the fleet; absent means no such limit."
+          },
+          "key_limit": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "At most this many of its jobs with one concurrency key run at once across the fleet."
+          },
+          "rate_limit": {
+            "type": "object",
+            "required": [
+              "count",
+              "period_seconds"
+            ],
+            "description": "At most `count` job starts per period across the fleet.",
+            "properties": {
+              "count": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "period_seconds": {
+                "type": "number"
+              }
+            }
+          },
+          "scheduled": {
+            "type": "integer"
+          },
+          "in_progress": {
+            "type": "integer"
+          }
+        }
+      },
+      "QueueList": {
+        "type": "object",
+        "required": [
+          "queues"
+        ],
+        "properties": {
+          "queues": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Queue"
+            }
           }
         }
       }

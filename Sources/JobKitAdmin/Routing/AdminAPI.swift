@@ -34,6 +34,30 @@ struct AdminAPI: Sendable {
         for action in Action.allCases {
             api.post("jobs/{id}/\(action.rawValue)") { request, context in try await self.perform(action, request, context) }
         }
+        api.get("queues") { _, _ in try await self.queues() }
+        api.post("queues/{name}/pause") { request, context in try await self.setPaused(true, request, context) }
+        api.post("queues/{name}/resume") { request, context in try await self.setPaused(false, request, context) }
+    }
+
+    // MARK: - Queues
+
+    func queues() async throws -> Response {
+        AdminJSON.response(QueueListResource(queues: try await self.jobs.queues().map(QueueResource.init)))
+    }
+
+    /// Pauses or resumes the queue named in the path; answers with the queue as it is now.
+    func setPaused(_ paused: Bool, _ request: Request, _ context: AdminRequestContext) async throws -> Response {
+        // The path segment arrives percent-encoded: a queue named "mail eu" is `mail%20eu`.
+        guard let decoded = (context.parameters.get("name") ?? "").removingPercentEncoding else {
+            throw AdminAPIError.invalidValue("name", "name is not valid percent-encoding")
+        }
+        let name = try AdminInput.text(decoded, "name")
+        guard !name.isEmpty else { throw AdminAPIError.invalidValue("name", "name is empty") }
+        _ = try await AdminBody.decode(EmptyBody.self, from: request, context: context, allowsEmpty: true)
+        if paused { try await self.jobs.pauseQueue(name) } else { try await self.jobs.resumeQueue(name) }
+        let state = try await self.jobs.queues().first { $0.name == name }
+            ?? QueueState(name: name)
+        return AdminJSON.response(QueueResource(state))
     }
 
     // MARK: - Reading
