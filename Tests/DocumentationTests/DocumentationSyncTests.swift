@@ -131,10 +131,48 @@ struct DocumentationSyncTests {
         }
     }
 
+    // MARK: The admin API's curl examples
+
+    /// One `curl` call of a guide: its method and its path, with `$ID` as `{id}` and no query.
+    struct CurlCall: Hashable, Sendable, CustomStringConvertible {
+        var method: String
+        var path: String
+        var description: String { "\(self.method) \(self.path)" }
+    }
+
+    /// The `curl` calls of a guide's ```sh blocks that go to `$ADMIN`, continuation lines joined.
+    static func curlCalls(in markdown: String) -> [CurlCall] {
+        let commands = markdown.replacingOccurrences(of: "\\\n", with: " ").components(separatedBy: "\n")
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { $0.hasPrefix("curl ") && $0.contains("$ADMIN") }
+        return commands.compactMap { command in
+            guard let match = command.firstMatch(of: #/\$ADMIN(/admin[^"'\s?]*)/#) else { return nil }
+            let method = command.contains("-X POST") ? "post" : "get"
+            return CurlCall(method: method, path: String(match.output.1).replacingOccurrences(of: "$ID", with: "{id}"))
+        }
+    }
+
+    @Test func everyCurlExampleCallsAnEndpointOfTheOpenAPIDocumentAndEveryEndpointHasOne() throws {
+        let operations = try String(contentsOf: Self.documentationDirectory.appendingPathComponent("Operations.md"), encoding: .utf8)
+        let calls = Set(Self.curlCalls(in: operations))
+        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.documentationDirectory.appendingPathComponent("openapi.json")))
+        let paths = try #require((document as? [String: Any])?["paths"] as? [String: [String: Any]])
+        let endpoints = Set(paths.flatMap { path, operations in
+            operations.keys.filter { ["get", "post", "put", "patch", "delete"].contains($0) }.map { CurlCall(method: $0, path: path) }
+        })
+        #expect(!calls.isEmpty)
+        for call in calls.sorted(by: { $0.description < $1.description }) {
+            #expect(endpoints.contains(call), "Operations.md calls \(call), which openapi.json does not describe")
+        }
+        for endpoint in endpoints.sorted(by: { $0.description < $1.description }) {
+            #expect(calls.contains(endpoint), "Operations.md has no curl example for \(endpoint)")
+        }
+    }
+
     /// Runs a command and returns its exit status and combined output.
     static func run(_ arguments: [String], in directory: URL) async throws -> (status: Int32, text: String) {
         let log = directory.appendingPathComponent("output.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         defer { try? handle.close() }
         let process = Process()

@@ -119,7 +119,7 @@ struct RunAsJobGuideTests {
         try await withDocumentationFixture("runasjob_cancel") { fixture in
             let jobs = fixture.jobs
             let other = fixture.otherService(workerID: "web")
-            let sawCancellation = Mutex(false)
+            let sawCancellation = Flag()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await jobs.run() }  // notifications make the cancellation immediate
                 let run = Task {
@@ -127,7 +127,7 @@ struct RunAsJobGuideTests {
                         do {
                             try await Task.sleep(for: .seconds(120))
                         } catch {
-                            sawCancellation.withLock { $0 = true }
+                            sawCancellation.set()
                             throw error
                         }
                         return Text(words: 0)
@@ -142,7 +142,7 @@ struct RunAsJobGuideTests {
                 try await RunAsJobSamples.cancel(jobs: other, id: id)
                 let error = await #expect(throws: JobError.self) { try await run.value }
                 #expect(error?.code == .cancelled)
-                #expect(sawCancellation.withLock { $0 })
+                #expect(sawCancellation.isSet)
                 #expect(try await jobs.job(id).status == .cancelled)
                 let history = try await jobs.history(of: id)
                 #expect(history.map(\.kind) == ["cancel_requested", "cancelled"])
@@ -368,4 +368,11 @@ struct MigratingGuideTests {
             #expect(try await MigratingSamples.cleanupOldJobs(jobs: fixture.jobs) == 1)
         }
     }
+}
+
+/// A flag set once from inside a job and read by the test.
+final class Flag: Sendable {
+    private let storage = Mutex(false)
+    var isSet: Bool { self.storage.withLock { $0 } }
+    func set() { self.storage.withLock { $0 = true } }
 }
