@@ -99,6 +99,25 @@ struct DocumentationSyncTests {
         #expect(Self.samples.count >= 9, "the samples were not found in \(Self.samplesDirectory.path)")
     }
 
+    @Test func theMatcherIgnoresIndentationButNotCode() {
+        let markdown = """
+            Text.
+            ```swift
+                let canRetry = JobTransitions.allows(.retry, from: .failed)   // true
+            ```
+            ```swift
+            let canRetry = JobTransitions.allows(.retry, from: .done)  // true
+            ```
+            ```sh
+            jobkit list
+            ```
+            """
+        let blocks = Self.swiftBlocks(in: markdown, file: "Test.md")
+        #expect(blocks.map(\.line) == [2, 5])
+        let found = blocks.map { block in Self.samples.contains { $0.contains("\n" + Self.normalised(block.code) + "\n") } }
+        #expect(found == [true, false])
+    }
+
     @Test(arguments: allBlocks().filter { !$0.isManifest })
     func swiftBlockIsCompiledSampleCode(_ block: Block) {
         let code = Self.normalised(block.code)

@@ -103,6 +103,21 @@ struct RunAsJobGuideTests {
         }
     }
 
+    @Test func aTimeoutFailsTheJobAndThrowsTimedOut() async throws {
+        try await withDocumentationFixture("runasjob_timeout") { fixture in
+            let error = await #expect(throws: JobError.self) {
+                try await fixture.jobs.runAsJob("summarise", options: JobOptions(timeout: .milliseconds(200))) { _ -> Int in
+                    try await Task.sleep(for: .seconds(120))
+                    return 0
+                }
+            }
+            #expect(error?.code == .timedOut)
+            let job = try #require(try await fixture.jobs.list(JobFilter(types: ["summarise"])).jobs.first)
+            #expect(job.status == .failed)
+            #expect(job.errorMessage?.hasSuffix("timed out after 0.2 seconds") == true, "\(job.errorMessage ?? "")")
+        }
+    }
+
     @Test func trackedFunctionsRunEachCallAsAJob() async throws {
         try await withDocumentationFixture("runasjob_tracked") { fixture in
             let (text, imported) = try await RunAsJobSamples.trackedFunctions(jobs: fixture.jobs, document: Self.document)
@@ -232,6 +247,50 @@ struct QueuesGuideTests {
             }
             #expect(try await jobs.list().jobs.map(\.id) == [id])
             #expect(try await fixture.documentCount() == 1)
+        }
+    }
+
+    /// Waits in its handler until it is cancelled.
+    struct Sleeper: JobHandler {
+        struct Payload: Codable, Sendable {}
+        static let type = "sleeper"
+        let started: Flag
+        func run(_ payload: Payload, context: JobContext) async throws -> EmptyPayload {
+            self.started.set()
+            try await Task.sleep(for: .seconds(120))
+            return EmptyPayload()
+        }
+    }
+
+    @Test func gracefulShutdownGivesARunningJobBackWithoutCountingItsAttempt() async throws {
+        try await withDocumentationFixture("queues_shutdown") { fixture in
+            let jobs = fixture.jobs
+            let started = Flag()
+            let id = try await jobs.enqueue(Sleeper.self, .init())
+            let executor = JobExecutor(
+                service: jobs, handlers: [Sleeper(started: started)], configuration: .init(shutdownGracePeriod: .milliseconds(200)))
+            try await runUntil("the sleeper runs") { try await executor.run() } condition: { started.isSet }
+            let job = try await jobs.job(id)
+            #expect(job.status == .scheduled)
+            #expect(job.attempt == 0)
+            #expect(try await jobs.history(of: id).map(\.kind) == ["released"])
+        }
+    }
+
+    @Test func cancellingTheExecutorCountsARunningJobsAttemptAsFailed() async throws {
+        try await withDocumentationFixture("queues_cancel") { fixture in
+            let jobs = fixture.jobs
+            let started = Flag()
+            let id = try await jobs.enqueue(Sleeper.self, .init())
+            let executor = JobExecutor(service: jobs, handlers: [Sleeper(started: started)])
+            let run = Task { try await executor.run() }
+            try await waitUntil("the sleeper runs") { started.isSet }
+            run.cancel()
+            _ = await run.result
+            let job = try await jobs.job(id)
+            #expect(job.status == .scheduled)  // retried later, per the handler's policy
+            #expect(job.attempt == 1)
+            #expect(try await jobs.history(of: id).map(\.kind) == ["retry_scheduled"])
         }
     }
 
