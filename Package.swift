@@ -112,6 +112,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The guides' code samples (Documentation/*.md), compiled, checked against the guides and run.
+        .testTarget(
+            name: "DocumentationTests",
+            dependencies: [
+                "JobKit",
+                "JobKitAdmin",
+                "LibPQ",
+                "PostgresTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EmbeddedPostgresTests",
             dependencies: ["EmbeddedPostgres", "PostgresTestSupport"],

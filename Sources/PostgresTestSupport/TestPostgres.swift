@@ -12,6 +12,8 @@ public enum TestPostgres {
     private static let sharedCluster = Mutex<Task<EmbeddedPostgres, any Error>?>(nil)
 
     /// The server tests use: `DATABASE_URL`'s, or the shared embedded cluster's.
+    /// - Returns: A libpq connection URL of the server.
+    /// - Throws: ``TestPostgresError`` when no server can be had.
     public static func serverURL() async throws -> String {
         if let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty {
             return url
@@ -54,6 +56,7 @@ public enum TestPostgres {
 
     /// Starts a cluster of its own, for tests that stop or restart the server.
     /// - Returns: The running cluster; call `shutdown()` when done.
+    /// - Throws: `EmbeddedPostgresError` when the cluster cannot start.
     public static func privateCluster() async throws -> EmbeddedPostgres {
         try await EmbeddedPostgres.start(configuration: .init(settings: ["fsync": "off", "synchronous_commit": "off"]))
     }
@@ -74,5 +77,6 @@ public enum TestPostgres {
 public struct TestPostgresError: Error, CustomStringConvertible {
     /// What went wrong and how to fix it.
     public var message: String
+    /// The ``message``.
     public var description: String { self.message }
 }

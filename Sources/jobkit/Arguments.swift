@@ -5,6 +5,8 @@ import JobKit
 extension JobStatus: ExpressibleByArgument {}
 
 extension UUID: @retroactive ExpressibleByArgument {
+    /// Parses a job id given on the command line.
+    /// - Parameter argument: The text, a UUID in either case.
     public init?(argument: String) {
         self.init(uuidString: argument)
     }

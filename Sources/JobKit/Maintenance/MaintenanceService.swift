@@ -29,6 +29,14 @@ public final class MaintenanceService: Service, Sendable {
         public var fixesValidationIssues: Bool
 
         /// Creates a configuration; every parameter has a default.
+        /// - Parameters:
+        ///   - interval: The time between runs; raised to `minimumInterval` if shorter. Defaults to 1 minute.
+        ///   - minimumInterval: The shortest allowed interval; positive. Defaults to 1 second.
+        ///   - retention: How long finished jobs are kept, per finished status. Defaults to 7 days for done and
+        ///     cancelled, 30 days for failed.
+        ///   - batchSize: Rows per `DELETE` and per recovery statement; at least 1. Defaults to 1,000.
+        ///   - stuckJobPolicies: Per job type; types not listed use ``StuckJobPolicy/byProgress``. Defaults to none.
+        ///   - fixesValidationIssues: Whether validation fixes what it can fix unambiguously. Defaults to `true`.
         public init(
             interval: Duration = .seconds(60),
             minimumInterval: Duration = .seconds(1),
@@ -72,6 +80,8 @@ public final class MaintenanceService: Service, Sendable {
 
     /// Competes for leadership and, while leading, runs maintenance every interval, until
     /// cancelled or gracefully shut down.
+    /// - Throws: Nothing in practice: losing leadership or a failed run is logged, and the service
+    ///   competes again.
     public func run() async throws {
         let lockKey = "\(self.service.configuration.schema).maintenance"
         await cancelWhenGracefulShutdown {

@@ -88,6 +88,9 @@ public struct JobReference: Sendable, Hashable, Codable {
     }
 
     /// Creates a reference to an entity with a UUID id.
+    /// - Parameters:
+    ///   - type: The entity's kind, such as `"document"`.
+    ///   - id: The entity's id, stored in lower case.
     public init(_ type: String, _ id: UUID) {
         self.init(type, id.uuidString.lowercased())
     }
@@ -223,6 +226,13 @@ public struct JobFilter: Sendable, Hashable {
     public var createdBefore: Date?
 
     /// Creates a filter.
+    /// - Parameters:
+    ///   - statuses: Only these statuses; `nil` for all.
+    ///   - types: Only these types; `nil` for all.
+    ///   - queues: Only these queues; `nil` for all.
+    ///   - reference: Only jobs of this entity; `nil` for all.
+    ///   - createdAfter: Only jobs created at or after this time.
+    ///   - createdBefore: Only jobs created before this time.
     public init(
         statuses: [JobStatus]? = nil,
         types: [String]? = nil,

@@ -46,6 +46,7 @@ public struct JobError: Error, Sendable {
         /// The job ran longer than its timeout and was stopped.
         public static let timedOut = Code(base: .timedOut)
 
+        /// The code's name, such as `illegalTransition`.
         public var description: String { self.base.rawValue }
     }
 
@@ -77,11 +78,23 @@ public struct JobError: Error, Sendable {
     }
 
     /// No job has the id.
+    /// - Parameters:
+    ///   - id: The job looked for.
+    ///   - file: The caller's source file; defaults to the call site.
+    ///   - line: The caller's source line; defaults to the call site.
+    /// - Returns: An error with code ``Code/notFound`` and the job id.
     public static func notFound(_ id: UUID, file: String = #fileID, line: Int = #line) -> JobError {
         JobError(.notFound, jobID: id, file: file, line: line)
     }
 
     /// The job cannot move from `from` to `to`.
+    /// - Parameters:
+    ///   - id: The job.
+    ///   - from: Its status when the change was refused.
+    ///   - to: The status that was asked for.
+    ///   - file: The caller's source file; defaults to the call site.
+    ///   - line: The caller's source line; defaults to the call site.
+    /// - Returns: An error with code ``Code/illegalTransition``, the job id and both statuses.
     public static func illegalTransition(id: UUID, from: JobStatus, to: JobStatus, file: String = #fileID, line: Int = #line) -> JobError {
         var error = JobError(.illegalTransition, jobID: id, file: file, line: line)
         error.currentStatus = from
@@ -90,6 +103,11 @@ public struct JobError: Error, Sendable {
     }
 
     /// A progress outside 0...100.
+    /// - Parameters:
+    ///   - value: The rejected progress.
+    ///   - file: The caller's source file; defaults to the call site.
+    ///   - line: The caller's source line; defaults to the call site.
+    /// - Returns: An error with code ``Code/invalidProgress`` and the value.
     public static func invalidProgress(_ value: Int, file: String = #fileID, line: Int = #line) -> JobError {
         var error = JobError(.invalidProgress, message: "progress must be between 0 and 100", file: file, line: line)
         error.progress = value
@@ -97,11 +115,21 @@ public struct JobError: Error, Sendable {
     }
 
     /// The caller no longer holds the job's lease.
+    /// - Parameters:
+    ///   - id: The job.
+    ///   - file: The caller's source file; defaults to the call site.
+    ///   - line: The caller's source line; defaults to the call site.
+    /// - Returns: An error with code ``Code/leaseLost`` and the job id.
     public static func leaseLost(id: UUID, file: String = #fileID, line: Int = #line) -> JobError {
         JobError(.leaseLost, jobID: id, file: file, line: line)
     }
 
     /// A job with the unique key exists.
+    /// - Parameters:
+    ///   - uniqueKey: The key that is taken.
+    ///   - file: The caller's source file; defaults to the call site.
+    ///   - line: The caller's source line; defaults to the call site.
+    /// - Returns: An error with code ``Code/duplicate`` and the key.
     public static func duplicate(uniqueKey: String, file: String = #fileID, line: Int = #line) -> JobError {
         var error = JobError(.duplicate, file: file, line: line)
         error.uniqueKey = uniqueKey
@@ -109,41 +137,82 @@ public struct JobError: Error, Sendable {
     }
 
     /// A payload or result did not decode.
+    /// - Parameters:
+    ///   - id: The job, when there is one.
+    ///   - type: The type that was asked for.
+    ///   - underlying: The decoder's error.
+    ///   - file: The caller's source file; defaults to the call site.
+    ///   - line: The caller's source line; defaults to the call site.
+    /// - Returns: An error with code ``Code/payloadDecoding`` whose message names the type and the decoder's error.
     public static func payloadDecoding(id: UUID?, type: Any.Type, underlying: any Error, file: String = #fileID, line: Int = #line) -> JobError {
         JobError(.payloadDecoding, jobID: id, message: "cannot decode \(type): \(underlying)", file: file, line: line)
     }
 
     /// A payload or result did not encode.
+    /// - Parameters:
+    ///   - type: The type that failed to encode.
+    ///   - underlying: The encoder's error.
+    ///   - file: The caller's source file; defaults to the call site.
+    ///   - line: The caller's source line; defaults to the call site.
+    /// - Returns: An error with code ``Code/payloadEncoding`` whose message names the type and the encoder's error.
     public static func payloadEncoding(type: Any.Type, underlying: any Error, file: String = #fileID, line: Int = #line) -> JobError {
         JobError(.payloadEncoding, message: "cannot encode \(type): \(underlying)", file: file, line: line)
     }
 
     /// An argument out of range.
+    /// - Parameters:
+    ///   - message: What is wrong with the argument.
+    ///   - file: The caller's source file; defaults to the call site.
+    ///   - line: The caller's source line; defaults to the call site.
+    /// - Returns: An error with code ``Code/invalidArgument`` and the message.
     public static func invalidArgument(_ message: String, file: String = #fileID, line: Int = #line) -> JobError {
         JobError(.invalidArgument, message: message, file: file, line: line)
     }
 
     /// The job was cancelled.
+    /// - Parameters:
+    ///   - id: The job.
+    ///   - file: The caller's source file; defaults to the call site.
+    ///   - line: The caller's source line; defaults to the call site.
+    /// - Returns: An error with code ``Code/cancelled`` and the job id.
     public static func cancelled(id: UUID, file: String = #fileID, line: Int = #line) -> JobError {
         JobError(.cancelled, jobID: id, file: file, line: line)
     }
 
     /// The job ran past its timeout.
+    /// - Parameters:
+    ///   - id: The job.
+    ///   - timeout: The limit it ran past.
+    ///   - file: The caller's source file; defaults to the call site.
+    ///   - line: The caller's source line; defaults to the call site.
+    /// - Returns: An error with code ``Code/timedOut`` whose message names the limit.
     public static func timedOut(id: UUID, after timeout: Duration, file: String = #fileID, line: Int = #line) -> JobError {
         JobError(.timedOut, jobID: id, message: "timed out after \(timeout)", file: file, line: line)
     }
 
     /// The job ended failed with this message.
+    /// - Parameters:
+    ///   - id: The job.
+    ///   - message: The job's error message.
+    ///   - file: The caller's source file; defaults to the call site.
+    ///   - line: The caller's source line; defaults to the call site.
+    /// - Returns: An error with code ``Code/jobFailed`` carrying the job's error as its message.
     public static func jobFailed(id: UUID, message: String?, file: String = #fileID, line: Int = #line) -> JobError {
         JobError(.jobFailed, jobID: id, message: message, file: file, line: line)
     }
 }
 
 extension JobError: Equatable {
+    /// Errors are equal when their codes are equal, whatever their context.
+    /// - Parameters:
+    ///   - lhs: An error.
+    ///   - rhs: Another error.
+    /// - Returns: Whether their codes are equal.
     public static func == (lhs: JobError, rhs: JobError) -> Bool { lhs.code == rhs.code }
 }
 
 extension JobError: CustomStringConvertible {
+    /// What went wrong, in one line that is safe to show a client: it names the job and its statuses, never SQL.
     public var description: String {
         let job = self.jobID.map { "job \($0.uuidString.lowercased())" } ?? "job"
         switch self.code.base {
@@ -162,6 +231,7 @@ extension JobError: CustomStringConvertible {
 }
 
 extension JobError: CustomDebugStringConvertible {
+    /// Everything known: the code, the description and the source location of the call.
     public var debugDescription: String {
         "JobError(code: \(self.code), \(self.description), at: \(self.file):\(self.line))"
     }

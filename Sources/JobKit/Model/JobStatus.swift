@@ -30,5 +30,6 @@ public enum JobStatus: String, Sendable, Hashable, Codable, CaseIterable, Custom
         self == .done || self == .failed || self == .cancelled
     }
 
+    /// The status as the database and the API spell it: `scheduled`, `in_progress`, `done`, `failed`, `cancelled`.
     public var description: String { self.rawValue }
 }

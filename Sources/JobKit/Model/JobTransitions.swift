@@ -22,7 +22,7 @@ public struct JobTransitions: Sendable {
         case retry
         /// Cancel: `scheduled`, `in_progress` (its runner stops) or `failed` → `cancelled`.
         case cancel
-        /// An operator fails a running job: `in_progress` → `failed` (a waiting one is cancelled instead).
+        /// An operator fails a running job: `in_progress` → `failed` (stop a job that is not running with `cancel`).
         case forceFail
         /// An operator sends a stuck or failed job back: `in_progress` or `failed` → `scheduled`.
         case forceReset

@@ -45,6 +45,14 @@ public final class JobExecutor: Service, Sendable {
         public var workerID: String?
 
         /// Creates a configuration; every parameter has a default.
+        /// - Parameters:
+        ///   - queues: The queues to claim from; at least one. Defaults to `["default"]`.
+        ///   - concurrency: The most jobs running at once; at least 1. Defaults to 10.
+        ///   - pollInterval: How often to look for work without a notification. Defaults to 1 second.
+        ///   - shutdownGracePeriod: How long running jobs may go on after graceful shutdown starts. Defaults to 30 seconds.
+        ///   - rescueInterval: How often to take back jobs whose lease expired. Defaults to 5 seconds.
+        ///   - usesNotifications: Whether to wake on LISTEN/NOTIFY. Defaults to `true`.
+        ///   - workerID: The executor's lease-owner identity; `nil` (the default) uses the service's.
         public init(
             queues: [String] = ["default"],
             concurrency: Int = 10,

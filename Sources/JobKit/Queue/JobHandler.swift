@@ -38,7 +38,9 @@ public protocol JobHandler: Sendable {
 }
 
 extension JobHandler {
+    /// The default: `RetryPolicy()`, 5 attempts with backoff from 1 second.
     public static var retryPolicy: RetryPolicy { RetryPolicy() }
+    /// The default: `nil`, no limit.
     public static var timeout: Duration? { nil }
 }
 
@@ -54,6 +56,11 @@ public struct RetryPolicy: Sendable, Hashable {
     public var jitter: Double
 
     /// Creates a policy; every parameter has a default.
+    /// - Parameters:
+    ///   - maxAttempts: How many times a job may start in all; at least 1. Defaults to 5.
+    ///   - initialDelay: The wait before the second attempt. Defaults to 1 second.
+    ///   - maximumDelay: The longest wait; at least `initialDelay`. Defaults to 1 hour.
+    ///   - jitter: The share of each wait randomised up or down, 0...1. Defaults to 0.2.
     public init(maxAttempts: Int = 5, initialDelay: Duration = .seconds(1), maximumDelay: Duration = .seconds(3600), jitter: Double = 0.2) {
         precondition(maxAttempts >= 1, "maxAttempts must be at least 1")
         precondition(initialDelay >= .zero && maximumDelay >= initialDelay, "delays must satisfy 0 <= initialDelay <= maximumDelay")
@@ -81,6 +88,8 @@ public struct RetryPolicy: Sendable, Hashable {
     }
 
     /// The wait after the failure of `attempt`, with the system's random numbers.
+    /// - Parameter attempt: The attempt that failed, from 1.
+    /// - Returns: The wait, as ``delay(afterAttempt:using:)`` computes it.
     public func delay(afterAttempt attempt: Int) -> Duration {
         var random = SystemRandomNumberGenerator()
         return self.delay(afterAttempt: attempt, using: &random)

@@ -9,6 +9,7 @@ import Logging
 ///         try job.checkCancellation()
 ///         try await job.progress(index * 100 / rows.count, step: "rows")
 ///     }
+///     return rows.count
 /// }
 /// ```
 public struct JobContext: Sendable {

@@ -20,6 +20,8 @@ public struct JobUpdate: Sendable, Hashable, Decodable {
     }
 
     /// Decodes a change notification's payload, whose `at` is seconds since 1970.
+    /// - Parameter decoder: The decoder of the notification's JSON.
+    /// - Throws: `DecodingError` when a field is missing or has the wrong type.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.id = try container.decode(UUID.self, forKey: .id)

@@ -63,6 +63,9 @@ extension JobService {
     }
 
     /// Checks every job (up to `limit` issues), fixing what is unambiguous when asked.
+    /// - Parameters:
+    ///   - fix: Whether to apply the unambiguous fixes. Defaults to `false`.
+    ///   - limit: At most this many issues are reported (and fixed). Defaults to 1,000.
     /// - Returns: The issues found and how many were fixed.
     /// - Throws: ``PostgresError``.
     public nonisolated func validateAll(fix: Bool = false, limit: Int = 1000) async throws -> (issues: [ValidationIssue], fixed: Int) {

@@ -107,6 +107,12 @@ extension JobService {
     }
 
     /// Like ``tracked(_:options:reference:_:)-(_,_,_,(Input)->Output)``, for functions that report progress through the ``JobContext``.
+    /// - Parameters:
+    ///   - type: The jobs' type name.
+    ///   - options: Options for every call's job.
+    ///   - reference: Derives each call's reference from its input.
+    ///   - body: The function to track, given its input and the running job's ``JobContext``.
+    /// - Returns: A callable that takes the input and returns `body`'s output.
     public nonisolated func tracked<Input: Codable & Sendable, Output: Codable & Sendable>(
         _ type: String,
         options: JobOptions = .init(),

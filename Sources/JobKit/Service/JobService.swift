@@ -11,14 +11,14 @@ import Synchronization
 /// let pool = PostgresConnectionPool(connection: .init("postgresql://localhost/app"))
 /// let jobs = JobService(pool: pool)
 /// try await jobs.migrate()
-/// let text = try await jobs.runAsJob("ocr", payload: document, reference: .init("document", document.id)) { job in
+/// let text = try await jobs.runAsJob("ocr", reference: JobReference("document", document.id), payload: document) { job in
 ///     try await job.progress(40, step: "pages")
 ///     return try await recognize(document)
 /// }
 /// ```
 ///
 /// > Warning: Run the service (it is a swift-service-lifecycle `Service`) for notifications
-/// > to arrive at once: remote cancellation of ``runAsJob(_:payload:options:_:)`` and
+/// > to arrive at once: remote cancellation of ``runAsJob(_:reference:payload:options:_:)`` and
 /// > ``updates(of:)`` then react within milliseconds. Without it they fall back to polling
 /// > (every heartbeat for cancellation, every ``Configuration/pollInterval`` for updates).
 public actor JobService: Service {
@@ -39,6 +39,12 @@ public actor JobService: Service {
         public var pollInterval: Duration
 
         /// Creates a configuration; every parameter has a default.
+        /// - Parameters:
+        ///   - schema: The schema of JobKit's tables: lower-case letters, digits and `_`. Defaults to `"jobkit"`.
+        ///   - workerID: This process's identity as a lease owner. Defaults to `host:pid`.
+        ///   - leaseDuration: How long a lease lasts without renewal. Defaults to 30 seconds.
+        ///   - heartbeatInterval: How often leases are renewed; shorter than `leaseDuration`. Defaults to 10 seconds.
+        ///   - pollInterval: How often observers re-read a job. Defaults to 1 second.
         public init(
             schema: String = "jobkit",
             workerID: String = Configuration.defaultWorkerID,
@@ -69,7 +75,7 @@ public actor JobService: Service {
     let store: JobStore
     let logger: Logger
     let listener: PostgresListener
-    /// Cancellation signals of the jobs this process runs with ``runAsJob(_:payload:options:_:)``.
+    /// Cancellation signals of the jobs this process runs with ``runAsJob(_:reference:payload:options:_:)``.
     nonisolated let localRuns = Mutex<[UUID: CancelSignal]>([:])
 
     /// Creates a service over a pool.
@@ -88,6 +94,8 @@ public actor JobService: Service {
     // MARK: - Service
 
     /// Listens for cancellation requests and changes until cancelled or shut down gracefully.
+    /// - Throws: Nothing in practice: a lost listener connection is reopened, and cancellation or graceful
+    ///   shutdown ends the call normally.
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.listener.run() }
@@ -156,6 +164,8 @@ public actor JobService: Service {
     // MARK: - Reading
 
     /// The job with `id`.
+    /// - Parameter id: The job.
+    /// - Returns: The job as stored now.
     /// - Throws: ``JobError/Code/notFound``; ``PostgresError``.
     public nonisolated func job(_ id: UUID) async throws -> Job {
         guard let job = try await self.store.job(id) else { throw JobError.notFound(id) }
@@ -163,12 +173,16 @@ public actor JobService: Service {
     }
 
     /// The job with `uniqueKey`, if any.
+    /// - Parameter uniqueKey: The key given at creation.
+    /// - Returns: The job, or `nil` when no job has the key.
     /// - Throws: ``PostgresError``.
     public nonisolated func job(uniqueKey: String) async throws -> Job? {
         try await self.store.job(uniqueKey: uniqueKey)
     }
 
     /// Whether the job can never change again (done or cancelled).
+    /// - Parameter id: The job.
+    /// - Returns: `true` for `done` and `cancelled`; `false` otherwise, `failed` included.
     /// - Throws: ``JobError/Code/notFound``; ``PostgresError``.
     public nonisolated func isTerminal(_ id: UUID) async throws -> Bool {
         try await self.job(id).isTerminal
@@ -188,6 +202,8 @@ public actor JobService: Service {
     }
 
     /// The job's history: failures, retries, cancellations, operator actions, oldest first.
+    /// - Parameter id: The job.
+    /// - Returns: The entries, oldest first; empty for a job that simply ran and succeeded.
     /// - Throws: ``JobError/Code/notFound``; ``PostgresError``.
     public nonisolated func history(of id: UUID) async throws -> [JobEvent] {
         let events = try await self.store.history(id)

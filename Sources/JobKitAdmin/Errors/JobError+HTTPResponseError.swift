@@ -18,6 +18,7 @@ extension JobError: HTTPResponseError {
     ///   - request: The request that failed.
     ///   - context: Its context.
     /// - Returns: The response.
+    /// - Throws: Nothing in practice; the signature is Hummingbird's.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         try AdminAPIError(self).response(from: request, context: context)
     }

@@ -26,6 +26,7 @@ public actor PostgresConnection {
     /// A number that tells this connection apart in logs.
     public nonisolated let id: Int
 
+    /// The connection's own thread: every call on the actor runs there, so libpq never blocks Swift's cooperative pool.
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         self.thread.asUnownedSerialExecutor()
     }

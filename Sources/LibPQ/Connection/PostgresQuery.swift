@@ -28,10 +28,14 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomS
         self.name = name
     }
 
+    /// Creates a query from SQL text without parameters.
+    /// - Parameter value: The SQL text.
     public init(stringLiteral value: String) {
         self.init(value)
     }
 
+    /// Creates a query from an interpolated string: each interpolated value becomes a parameter.
+    /// - Parameter stringInterpolation: The SQL text and parameters built so far.
     public init(stringInterpolation: StringInterpolation) {
         self.init(stringInterpolation.sql, bindings: stringInterpolation.bindings)
     }
@@ -45,6 +49,7 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomS
         return copy
     }
 
+    /// The SQL text, with `$n` placeholders (never the parameters' values).
     public var description: String { self.sql }
 
     /// Builds the SQL text and parameters of an interpolated query.
@@ -52,29 +57,38 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomS
         var sql: String
         var bindings: PostgresBindings
 
+        /// Creates an empty builder.
+        /// - Parameters:
+        ///   - literalCapacity: The length of the literal text, to reserve space.
+        ///   - interpolationCount: The number of interpolated values.
         public init(literalCapacity: Int, interpolationCount: Int) {
             self.sql = ""
             self.sql.reserveCapacity(literalCapacity + interpolationCount * 3)
             self.bindings = PostgresBindings(capacity: interpolationCount)
         }
 
+        /// Appends SQL text as written.
+        /// - Parameter literal: The text.
         public mutating func appendLiteral(_ literal: String) {
             self.sql.append(literal)
         }
 
         /// Appends a parameter placeholder and binds the value to it.
+        /// - Parameter value: The parameter's value.
         public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value) {
             self.bindings.append(value)
             self.sql.append("$\(self.bindings.count)")
         }
 
         /// Appends a parameter placeholder and binds the optional value to it (`nil` is NULL).
+        /// - Parameter value: The parameter's value, or `nil` for `NULL`.
         public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value?) {
             self.bindings.append(value)
             self.sql.append("$\(self.bindings.count)")
         }
 
         /// Appends text as-is. Only for trusted identifiers such as a configured schema name.
+        /// - Parameter text: The SQL text to splice in; never user input.
         public mutating func appendInterpolation(unescaped text: String) {
             self.sql.append(text)
         }

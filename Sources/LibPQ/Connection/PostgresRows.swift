@@ -30,8 +30,12 @@ public struct PostgresRows: Sendable, RandomAccessCollection {
 
     static let empty = PostgresRows(columns: [], affectedRows: 0, storage: [], cells: [], rowCount: 0)
 
+    /// The index of the first row: 0.
     public var startIndex: Int { 0 }
+    /// One past the index of the last row: the number of rows.
     public var endIndex: Int { self.rowCount }
+    /// The row at `position`.
+    /// - Parameter position: A row index, from 0.
     public subscript(position: Int) -> PostgresRow { PostgresRow(rows: self, index: position) }
 
     /// The index of the column with this name.

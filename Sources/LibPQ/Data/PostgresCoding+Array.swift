@@ -1,7 +1,10 @@
 /// One-dimensional arrays, for `= ANY($1)` and `unnest($1)`.
 extension Array: PostgresEncodable where Element: PostgresArrayElement {
+    /// The array type of the elements, such as `int8[]` for `[Int]`.
     public static var postgresType: PostgresType { Element.postgresArrayType }
 
+    /// Appends the array's text form: `{…}` with every element quoted and escaped, and `NULL` for a `nil` element.
+    /// - Parameter buffer: The bytes of the parameter being built.
     public func encode(into buffer: inout [UInt8]) {
         buffer.append(UInt8(ascii: "{"))
         var element: [UInt8] = []
@@ -27,6 +30,12 @@ extension Array: PostgresEncodable where Element: PostgresArrayElement {
 }
 
 extension Array: PostgresDecodable where Element: PostgresArrayElement {
+    /// Decodes a one-dimensional array column whose elements decode as `Element`.
+    /// - Parameters:
+    ///   - text: The column's bytes in PostgreSQL's text format.
+    ///   - type: The column's PostgreSQL type.
+    /// - Returns: The elements, in order.
+    /// - Throws: `.typeMismatch` for a column that is not an array; `.malformedValue` for text that is not an array literal, or an element that does not decode.
     public static func decode(from text: UnsafeRawBufferPointer, type: PostgresType) throws(PostgresDecodingError.Reason) -> [Element] {
         guard let elementType = PostgresType.elementType(ofArray: type) else { throw .typeMismatch }
         guard text.count >= 2, text[0] == UInt8(ascii: "{"), text[text.count - 1] == UInt8(ascii: "}") else {

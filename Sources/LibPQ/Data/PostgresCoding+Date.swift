@@ -3,9 +3,13 @@ import Foundation
 /// `timestamptz`, with microsecond precision. `infinity` and `-infinity` map to
 /// `Date.distantFuture` and `Date.distantPast`.
 extension Date: PostgresArrayElement {
+    /// Values are sent as PostgreSQL `timestamptz`.
     public static var postgresType: PostgresType { .timestamptz }
+    /// Arrays of these values are sent as PostgreSQL `timestamptz[]`.
     public static var postgresArrayType: PostgresType { .timestamptzArray }
 
+    /// Appends the value's text form to `buffer`: `YYYY-MM-DD HH:MM:SS.ffffff+00` in UTC, or `infinity` / `-infinity` for `Date.distantFuture` / `Date.distantPast`.
+    /// - Parameter buffer: The bytes of the parameter being built.
     public func encode(into buffer: inout [UInt8]) {
         if self == .distantFuture {
             appendASCII("infinity", to: &buffer)
@@ -43,6 +47,11 @@ extension Date: PostgresArrayElement {
     }
 
     /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM[:SS]]]`, the ISO output style.
+    /// - Parameters:
+    ///   - text: The column's bytes in PostgreSQL's text format.
+    ///   - type: The column's PostgreSQL type: `timestamptz` or `timestamp` (read as UTC).
+    /// - Returns: The date; `infinity` and `-infinity` give `Date.distantFuture` and `Date.distantPast`.
+    /// - Throws: `.typeMismatch` for another type; `.malformedValue` for text of another shape.
     public static func decode(from text: UnsafeRawBufferPointer, type: PostgresType) throws(PostgresDecodingError.Reason) -> Date {
         guard type == .timestamptz || type == .timestamp else { throw .typeMismatch }
         if text.elementsEqual("infinity".utf8) { return .distantFuture }

@@ -3,11 +3,21 @@ import Foundation
 // MARK: - Bool
 
 extension Bool: PostgresArrayElement {
+    /// Values are sent as PostgreSQL `bool`.
     public static var postgresType: PostgresType { .bool }
+    /// Arrays of these values are sent as PostgreSQL `bool[]`.
     public static var postgresArrayType: PostgresType { .boolArray }
+    /// Appends the value's text form to `buffer`: `t` or `f`.
+    /// - Parameter buffer: The bytes of the parameter being built.
     public func encode(into buffer: inout [UInt8]) {
         buffer.append(self ? UInt8(ascii: "t") : UInt8(ascii: "f"))
     }
+    /// Decodes a `bool` column.
+    /// - Parameters:
+    ///   - text: The column's bytes in PostgreSQL's text format.
+    ///   - type: The column's PostgreSQL type.
+    /// - Returns: The decoded value.
+    /// - Throws: `.typeMismatch` for another type; `.malformedValue` for text other than `t` or `f`.
     public static func decode(from text: UnsafeRawBufferPointer, type: PostgresType) throws(PostgresDecodingError.Reason) -> Bool {
         guard type == .bool else { throw .typeMismatch }
         guard text.count == 1 else { throw .malformedValue }
@@ -22,9 +32,19 @@ extension Bool: PostgresArrayElement {
 // MARK: - Integers
 
 extension Int64: PostgresArrayElement {
+    /// Values are sent as PostgreSQL `int8`.
     public static var postgresType: PostgresType { .int8 }
+    /// Arrays of these values are sent as PostgreSQL `int8[]`.
     public static var postgresArrayType: PostgresType { .int8Array }
+    /// Appends the value's text form to `buffer`: its decimal digits.
+    /// - Parameter buffer: The bytes of the parameter being built.
     public func encode(into buffer: inout [UInt8]) { appendDecimal(self, to: &buffer) }
+    /// Decodes an `int8`, `int4`, `int2` or `oid` column.
+    /// - Parameters:
+    ///   - text: The column's bytes in PostgreSQL's text format.
+    ///   - type: The column's PostgreSQL type.
+    /// - Returns: The decoded value.
+    /// - Throws: `.typeMismatch` for another type; `.malformedValue` for text that is not an integer in range.
     public static func decode(from text: UnsafeRawBufferPointer, type: PostgresType) throws(PostgresDecodingError.Reason) -> Int64 {
         guard type == .int8 || type == .int4 || type == .int2 || type == .oidType else { throw .typeMismatch }
         guard let value = parseInteger(text) else { throw .malformedValue }
@@ -33,18 +53,38 @@ extension Int64: PostgresArrayElement {
 }
 
 extension Int: PostgresArrayElement {
+    /// Values are sent as PostgreSQL `int8`.
     public static var postgresType: PostgresType { .int8 }
+    /// Arrays of these values are sent as PostgreSQL `int8[]`.
     public static var postgresArrayType: PostgresType { .int8Array }
+    /// Appends the value's text form to `buffer`: its decimal digits.
+    /// - Parameter buffer: The bytes of the parameter being built.
     public func encode(into buffer: inout [UInt8]) { appendDecimal(self, to: &buffer) }
+    /// Decodes an `int8`, `int4`, `int2` or `oid` column.
+    /// - Parameters:
+    ///   - text: The column's bytes in PostgreSQL's text format.
+    ///   - type: The column's PostgreSQL type.
+    /// - Returns: The decoded value.
+    /// - Throws: `.typeMismatch` for another type; `.malformedValue` for text that is not an integer in range.
     public static func decode(from text: UnsafeRawBufferPointer, type: PostgresType) throws(PostgresDecodingError.Reason) -> Int {
         Int(try Int64.decode(from: text, type: type))
     }
 }
 
 extension Int32: PostgresArrayElement {
+    /// Values are sent as PostgreSQL `int4`.
     public static var postgresType: PostgresType { .int4 }
+    /// Arrays of these values are sent as PostgreSQL `int4[]`.
     public static var postgresArrayType: PostgresType { .int4Array }
+    /// Appends the value's text form to `buffer`: its decimal digits.
+    /// - Parameter buffer: The bytes of the parameter being built.
     public func encode(into buffer: inout [UInt8]) { appendDecimal(self, to: &buffer) }
+    /// Decodes an `int4` or `int2` column.
+    /// - Parameters:
+    ///   - text: The column's bytes in PostgreSQL's text format.
+    ///   - type: The column's PostgreSQL type.
+    /// - Returns: The decoded value.
+    /// - Throws: `.typeMismatch` for another type; `.malformedValue` for text that is not an integer that fits.
     public static func decode(from text: UnsafeRawBufferPointer, type: PostgresType) throws(PostgresDecodingError.Reason) -> Int32 {
         guard type == .int4 || type == .int2 else { throw .typeMismatch }
         guard let value = parseInteger(text), let narrowed = Int32(exactly: value) else { throw .malformedValue }
@@ -53,9 +93,19 @@ extension Int32: PostgresArrayElement {
 }
 
 extension Int16: PostgresArrayElement {
+    /// Values are sent as PostgreSQL `int2`.
     public static var postgresType: PostgresType { .int2 }
+    /// Arrays of these values are sent as PostgreSQL `int2[]`.
     public static var postgresArrayType: PostgresType { .int2Array }
+    /// Appends the value's text form to `buffer`: its decimal digits.
+    /// - Parameter buffer: The bytes of the parameter being built.
     public func encode(into buffer: inout [UInt8]) { appendDecimal(self, to: &buffer) }
+    /// Decodes an `int2` column.
+    /// - Parameters:
+    ///   - text: The column's bytes in PostgreSQL's text format.
+    ///   - type: The column's PostgreSQL type.
+    /// - Returns: The decoded value.
+    /// - Throws: `.typeMismatch` for another type; `.malformedValue` for text that is not an integer that fits.
     public static func decode(from text: UnsafeRawBufferPointer, type: PostgresType) throws(PostgresDecodingError.Reason) -> Int16 {
         guard type == .int2 else { throw .typeMismatch }
         guard let value = parseInteger(text), let narrowed = Int16(exactly: value) else { throw .malformedValue }
@@ -66,8 +116,12 @@ extension Int16: PostgresArrayElement {
 // MARK: - Double
 
 extension Double: PostgresArrayElement {
+    /// Values are sent as PostgreSQL `float8`.
     public static var postgresType: PostgresType { .float8 }
+    /// Arrays of these values are sent as PostgreSQL `float8[]`.
     public static var postgresArrayType: PostgresType { .float8Array }
+    /// Appends the value's text form to `buffer`: the shortest decimal text that reads back as the same value, or `NaN`, `Infinity`, `-Infinity`.
+    /// - Parameter buffer: The bytes of the parameter being built.
     public func encode(into buffer: inout [UInt8]) {
         if self.isNaN {
             appendASCII("NaN", to: &buffer)
@@ -80,6 +134,12 @@ extension Double: PostgresArrayElement {
             buffer.append(contentsOf: self.description.utf8)
         }
     }
+    /// Decodes a `float8`, `float4`, `numeric`, `int2`, `int4` or `int8` column (`NaN` and the infinities included).
+    /// - Parameters:
+    ///   - text: The column's bytes in PostgreSQL's text format.
+    ///   - type: The column's PostgreSQL type.
+    /// - Returns: The decoded value.
+    /// - Throws: `.typeMismatch` for another type; `.malformedValue` for text that is not a number.
     public static func decode(from text: UnsafeRawBufferPointer, type: PostgresType) throws(PostgresDecodingError.Reason) -> Double {
         guard type == .float8 || type == .float4 || type == .numeric || type == .int2 || type == .int4 || type == .int8 else {
             throw .typeMismatch
@@ -99,10 +159,19 @@ extension Double: PostgresArrayElement {
 // MARK: - String
 
 extension String: PostgresArrayElement {
+    /// Values are sent as PostgreSQL `text`.
     public static var postgresType: PostgresType { .text }
+    /// Arrays of these values are sent as PostgreSQL `text[]`.
     public static var postgresArrayType: PostgresType { .textArray }
+    /// Appends the value's text form to `buffer`: its UTF-8 bytes, unchanged.
+    /// - Parameter buffer: The bytes of the parameter being built.
     public func encode(into buffer: inout [UInt8]) { buffer.append(contentsOf: self.utf8) }
     /// Decodes any column as its text representation: text, varchar, enums, numbers, JSON.
+    /// - Parameters:
+    ///   - text: The column's bytes in PostgreSQL's text format.
+    ///   - type: The column's PostgreSQL type: anything but `bytea`.
+    /// - Returns: The text.
+    /// - Throws: `.typeMismatch` for a `bytea` column.
     public static func decode(from text: UnsafeRawBufferPointer, type: PostgresType) throws(PostgresDecodingError.Reason) -> String {
         guard type != .bytea else { throw .typeMismatch }
         return text.postgresString
@@ -112,9 +181,13 @@ extension String: PostgresArrayElement {
 // MARK: - UUID
 
 extension UUID: PostgresArrayElement {
+    /// Values are sent as PostgreSQL `uuid`.
     public static var postgresType: PostgresType { .uuid }
+    /// Arrays of these values are sent as PostgreSQL `uuid[]`.
     public static var postgresArrayType: PostgresType { .uuidArray }
 
+    /// Appends the value's text form to `buffer`: the canonical 36-character form, in lower case.
+    /// - Parameter buffer: The bytes of the parameter being built.
     public func encode(into buffer: inout [UInt8]) {
         let hex: StaticString = "0123456789abcdef"
         withUnsafeBytes(of: self.uuid) { bytes in
@@ -128,6 +201,12 @@ extension UUID: PostgresArrayElement {
         }
     }
 
+    /// Decodes a `uuid`, `text` or `varchar` column holding the canonical 36-character form, in either case.
+    /// - Parameters:
+    ///   - text: The column's bytes in PostgreSQL's text format.
+    ///   - type: The column's PostgreSQL type.
+    /// - Returns: The decoded value.
+    /// - Throws: `.typeMismatch` for another type; `.malformedValue` for text that is not a UUID.
     public static func decode(from text: UnsafeRawBufferPointer, type: PostgresType) throws(PostgresDecodingError.Reason) -> UUID {
         guard type == .uuid || type == .text || type == .varchar else { throw .typeMismatch }
         guard let uuid = UUID(postgresText: text) else { throw .malformedValue }
@@ -169,9 +248,13 @@ func hexValue(_ byte: UInt8) -> UInt8? {
 // MARK: - Data (bytea)
 
 extension Data: PostgresArrayElement {
+    /// Values are sent as PostgreSQL `bytea`.
     public static var postgresType: PostgresType { .bytea }
+    /// Arrays of these values are sent as PostgreSQL `bytea[]`.
     public static var postgresArrayType: PostgresType { .byteaArray }
 
+    /// Appends the value's text form to `buffer`: `\x` followed by two hex digits per byte (the `bytea` hex format).
+    /// - Parameter buffer: The bytes of the parameter being built.
     public func encode(into buffer: inout [UInt8]) {
         let hex: StaticString = "0123456789abcdef"
         buffer.reserveCapacity(buffer.count + 2 + self.count * 2)
@@ -185,6 +268,12 @@ extension Data: PostgresArrayElement {
         }
     }
 
+    /// Decodes a `bytea` column in hex output format (the server default).
+    /// - Parameters:
+    ///   - text: The column's bytes in PostgreSQL's text format.
+    ///   - type: The column's PostgreSQL type.
+    /// - Returns: The decoded value.
+    /// - Throws: `.typeMismatch` for another type; `.malformedValue` for text that is not `\x` and hex digits.
     public static func decode(from text: UnsafeRawBufferPointer, type: PostgresType) throws(PostgresDecodingError.Reason) -> Data {
         guard type == .bytea else { throw .typeMismatch }
         // bytea_output = hex (the default since PostgreSQL 9.0).

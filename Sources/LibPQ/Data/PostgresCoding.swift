@@ -13,6 +13,7 @@ public protocol PostgresEncodable: Sendable {
 }
 
 extension PostgresEncodable {
+    /// `false`: a value of a non-optional type is never `NULL`.
     public var isPostgresNull: Bool { false }
 }
 
@@ -32,6 +33,8 @@ public protocol PostgresDecodable {
 }
 
 extension PostgresDecodable {
+    /// A `NULL` column cannot decode as a non-optional type.
+    /// - Throws: `.unexpectedNull`, always.
     public static func decodeNull() throws(PostgresDecodingError.Reason) -> Self {
         throw .unexpectedNull
     }
@@ -49,10 +52,14 @@ public protocol PostgresArrayElement: PostgresCodable {
 // MARK: - Optional
 
 extension Optional: PostgresEncodable where Wrapped: PostgresEncodable {
+    /// The wrapped type's PostgreSQL type; `nil` is sent as `NULL` of that type.
     public static var postgresType: PostgresType { Wrapped.postgresType }
+    /// Appends the wrapped value's text; `nil` appends nothing (it is sent as `NULL`).
+    /// - Parameter buffer: The bytes of the parameter being built.
     public func encode(into buffer: inout [UInt8]) {
         if case .some(let value) = self { value.encode(into: &buffer) }
     }
+    /// Whether the value is `nil` (or wraps a value that is itself `NULL`).
     public var isPostgresNull: Bool {
         switch self {
         case .none: true
@@ -62,13 +69,22 @@ extension Optional: PostgresEncodable where Wrapped: PostgresEncodable {
 }
 
 extension Optional: PostgresDecodable where Wrapped: PostgresDecodable {
+    /// Decodes the wrapped type from a non-`NULL` column.
+    /// - Parameters:
+    ///   - text: The column's bytes in PostgreSQL's text format.
+    ///   - type: The column's PostgreSQL type.
+    /// - Returns: The decoded value.
+    /// - Throws: What the wrapped type's `decode` throws.
     public static func decode(from text: UnsafeRawBufferPointer, type: PostgresType) throws(PostgresDecodingError.Reason) -> Self {
         try Wrapped.decode(from: text, type: type)
     }
+    /// A `NULL` column decodes as `nil`.
+    /// - Returns: `nil`.
     public static func decodeNull() throws(PostgresDecodingError.Reason) -> Self { nil }
 }
 
 extension Optional: PostgresArrayElement where Wrapped: PostgresArrayElement {
+    /// The wrapped type's array type: an optional element is `NULL` in the array.
     public static var postgresArrayType: PostgresType { Wrapped.postgresArrayType }
 }
 

@@ -32,13 +32,23 @@ public struct PostgresJSON<Value: Codable & Sendable>: PostgresArrayElement {
         self.json = (try? Array(PostgresJSONCoders.encoder.encode(value))) ?? Array("null".utf8)
     }
 
+    /// Values are sent as PostgreSQL `jsonb`.
     public static var postgresType: PostgresType { .jsonb }
+    /// Arrays of these values are sent as PostgreSQL `jsonb[]`.
     public static var postgresArrayType: PostgresType { .jsonbArray }
 
+    /// Appends the value's text form to `buffer`: the JSON text of the wrapped value.
+    /// - Parameter buffer: The bytes of the parameter being built.
     public func encode(into buffer: inout [UInt8]) {
         buffer.append(contentsOf: self.json)
     }
 
+    /// Decodes a `jsonb`, `json` or `text` column, decoding the JSON as `Value`.
+    /// - Parameters:
+    ///   - text: The column's bytes in PostgreSQL's text format.
+    ///   - type: The column's PostgreSQL type.
+    /// - Returns: The decoded value.
+    /// - Throws: `.typeMismatch` for another type; `.malformedValue` when the JSON does not decode as `Value`.
     public static func decode(from text: UnsafeRawBufferPointer, type: PostgresType) throws(PostgresDecodingError.Reason) -> PostgresJSON<Value> {
         guard type == .jsonb || type == .json || type == .text else { throw .typeMismatch }
         let bytes = Array(text)

@@ -31,12 +31,18 @@ public struct PostgresDecodingError: Error, Sendable, Equatable {
     /// The caller's source line.
     public var line: Int
 
+    /// Errors are equal when their reason, column name and column index are equal.
+    /// - Parameters:
+    ///   - lhs: An error.
+    ///   - rhs: Another error.
+    /// - Returns: Whether their reasons, column names and column indices are equal.
     public static func == (lhs: PostgresDecodingError, rhs: PostgresDecodingError) -> Bool {
         lhs.reason == rhs.reason && lhs.columnName == rhs.columnName && lhs.columnIndex == rhs.columnIndex
     }
 }
 
 extension PostgresDecodingError: CustomStringConvertible {
+    /// What could not be decoded: the column, its type and the Swift type asked for.
     public var description: String {
         let pgType = self.postgresType.map { "\($0)" } ?? "?"
         switch self.reason {

@@ -36,6 +36,7 @@ public struct PostgresError: Error, Sendable {
         /// libpq returned something this client did not expect.
         public static let protocolViolation = Code(base: .protocolViolation)
 
+        /// The code's name, such as `connectionFailed`.
         public var description: String { self.base.rawValue }
     }
 
@@ -90,12 +91,18 @@ public struct PostgresError: Error, Sendable {
 }
 
 extension PostgresError: Equatable {
+    /// Errors are equal when their code and SQLSTATE are equal.
+    /// - Parameters:
+    ///   - lhs: An error.
+    ///   - rhs: Another error.
+    /// - Returns: Whether their codes and SQLSTATEs are equal.
     public static func == (lhs: PostgresError, rhs: PostgresError) -> Bool {
         lhs.code == rhs.code && lhs.sqlState == rhs.sqlState
     }
 }
 
 extension PostgresError: CustomStringConvertible {
+    /// A summary safe to show strangers: the kind of failure and the SQLSTATE, never the server's message or the statement (see ``debugDescription``).
     public var description: String {
         switch self.code.base {
         case .server:
@@ -117,6 +124,7 @@ extension PostgresError: CustomStringConvertible {
 }
 
 extension PostgresError: CustomDebugStringConvertible {
+    /// Everything known, for logs: code, SQLSTATE, severity, the server's message, detail and hint, constraint, statement name and text, and the source location. May contain data: keep it out of client responses.
     public var debugDescription: String {
         var parts = ["PostgresError(code: \(self.code)"]
         if let sqlState { parts.append("sqlState: \(sqlState.rawValue)") }

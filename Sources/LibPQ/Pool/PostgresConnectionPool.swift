@@ -9,7 +9,7 @@ import Synchronization
 /// discarded on return and replaced on demand, so a server restart needs nothing from callers.
 ///
 /// ```swift
-/// let pool = PostgresConnectionPool(configuration: .init("postgresql://localhost/app"))
+/// let pool = PostgresConnectionPool(connection: PostgresConfiguration("postgresql://localhost/app"))
 /// let count = try await pool.query("SELECT count(*) FROM jobs").first?.decode(Int.self, at: 0)
 /// try await pool.withTransaction { connection in
 ///     try await connection.query("UPDATE accounts SET balance = balance - \(amount) WHERE id = \(id)")
