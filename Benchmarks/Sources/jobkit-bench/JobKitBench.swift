@@ -63,6 +63,12 @@ struct JobKitBench: AsyncParsableCommand {
     @Flag(name: .customLong("poll-only"), help: "B and C: the executor polls instead of listening (usesNotifications: false; not the default).")
     var pollOnly = false
 
+    @Option(name: .customLong("key-limit"), help: "B: give the queue a fleet-wide per-key limit of N (QueueSettings.keyLimit; with --keys).")
+    var keyLimit: Int?
+
+    @Option(help: "B with --key-limit: how many concurrency keys the jobs spread over (default 100).")
+    var keys: Int = 100
+
     @Option(name: .customLong("poll-interval-ms"), help: "B and C: the executor's pollInterval in ms (default: JobKit's default, 1000).")
     var pollIntervalMs: Int?
 
@@ -82,6 +88,8 @@ struct JobKitBench: AsyncParsableCommand {
         guard self.intervalMs >= 0 else { throw ValidationError("--interval-ms must not be negative") }
         if let poolConnections, poolConnections < 1 { throw ValidationError("--pool-connections must be at least 1") }
         if let pollIntervalMs, pollIntervalMs < 1 { throw ValidationError("--poll-interval-ms must be at least 1") }
+        if let keyLimit, keyLimit < 1 { throw ValidationError("--key-limit must be at least 1") }
+        guard self.keys >= 1 else { throw ValidationError("--keys must be at least 1") }
     }
 
     func run() async throws {
@@ -103,7 +111,8 @@ struct JobKitBench: AsyncParsableCommand {
             if self.pollOnly { executorConfiguration.usesNotifications = false }
             if let pollIntervalMs { executorConfiguration.pollInterval = .milliseconds(pollIntervalMs) }
             let workloads = Workloads(
-                jobs: jobs, observer: observer, n: self.count, executorConfiguration: executorConfiguration, intervalMs: self.intervalMs)
+                jobs: jobs, observer: observer, n: self.count, executorConfiguration: executorConfiguration, intervalMs: self.intervalMs,
+                keyLimit: self.keyLimit, keys: self.keys)
             Log.info("workload \(self.workload.rawValue), n \(self.count), run \(self.runLabel), variant \(self.variant)")
             switch self.workload {
             case .A: outcome = .success(try await workloads.bulkEnqueue())

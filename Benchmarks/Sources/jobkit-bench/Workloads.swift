@@ -11,6 +11,9 @@ struct Workloads {
     /// JobKit's defaults but for the concurrency (and what the command's flags change).
     let executorConfiguration: JobExecutor.Configuration
     let intervalMs: Double
+    /// B: a fleet-wide per-key limit on the queue, and the number of keys the jobs spread over.
+    let keyLimit: Int?
+    let keys: Int
 
     // MARK: - A: bulk enqueue
 
@@ -55,7 +58,24 @@ struct Workloads {
 
     func drain() async throws -> Report {
         let payloads = (0..<self.n).map { _ in BenchPayload(ts: wallClock()) }
-        try await self.jobs.enqueueMany(NoopJob.self, payloads)
+        if let keyLimit {
+            try await self.jobs.configureQueue("default", QueueSettings(keyLimit: keyLimit))
+            // One enqueue per key (a call's jobs share their options), with run-at times in the
+            // past that interleave the keys in claim order: job i of key k is due at base + i × keys + k ms.
+            let base = Date().addingTimeInterval(-Double(self.n) / 1000 - 60)
+            var byKey: [Int: [BenchPayload]] = [:]
+            for (index, payload) in payloads.enumerated() { byKey[index % self.keys, default: []].append(payload) }
+            for (key, keyed) in byKey.sorted(by: { $0.key < $1.key }) {
+                try await self.jobs.pool.withTransaction { connection in
+                    for (round, payload) in keyed.enumerated() {
+                        let due = base.addingTimeInterval(Double(round * self.keys + key) / 1000)
+                        try await self.jobs.enqueue(NoopJob.self, payload, options: .init(runAt: due, concurrencyKey: "key-\(key)"), on: connection)
+                    }
+                }
+            }
+        } else {
+            try await self.jobs.enqueueMany(NoopJob.self, payloads)
+        }
         let preloaded = try await self.countJobs()
         guard preloaded == self.n else { throw BenchFailure("count(*) is \(preloaded) after preloading \(self.n) jobs") }
 
@@ -88,6 +108,10 @@ struct Workloads {
         report["seconds_to_last_handler"] = lastHandler
         report["handler_runs"] = recorder.count
         report["done_rows"] = done
+        if let keyLimit {
+            report["key_limit"] = keyLimit
+            report["keys"] = self.keys
+        }
         self.describeExecutor(executor, in: &report)
         return report
     }

@@ -83,13 +83,17 @@ extension JobStore {
     /// Two statements in one transaction: the first locks the queue's row, so claims of this
     /// queue take turns; the second starts after the lock is held, so its snapshot sees every
     /// claim committed before, and counts running jobs (per queue and per key) and the rate
-    /// window without a lost update. Jobs whose key is at its limit are skipped, not waited for.
+    /// window without a lost update. Jobs whose key is at its limit are skipped, not waited for;
+    /// free keys are looked for among the first `max(20 × limit, 2000)` runnable jobs in claim
+    /// order, so a key with more waiting jobs than that at the head of the queue delays the others.
     func claimLimited(queue: String, limit: Int, owner: String, leaseDuration: Duration) async throws -> [Job] {
         try await self.pool.withTransaction { connection in
             let lock: PostgresQuery = "SELECT paused_at IS NULL FROM \(unescaped: self.queues) WHERE name = \(queue) FOR UPDATE"
             guard try await connection.query(lock.named("queues.lock")).first?.decode(Bool.self, at: 0) == true else { return [] }
-            // Enough candidates that a few busy keys at the head of the queue do not hide the rest.
-            let candidates = min(max(limit * 10, 100), 1000)
+            // The window of runnable jobs, in claim order, in which free keys are looked for: wide
+            // enough that a key with many waiting jobs at the head of the queue does not hide the
+            // others behind it (it is read without locks; only the chosen rows are locked).
+            let window = max(limit * 20, 2000)
             let query: PostgresQuery = """
                 WITH settings AS (SELECT * FROM \(unescaped: self.queues) WHERE name = \(queue)),
                 running AS (SELECT count(*) AS n FROM \(unescaped: self.jobs) WHERE status = 'in_progress' AND queue = \(queue)),
@@ -109,7 +113,7 @@ extension JobStore {
                     WHERE status = 'scheduled' AND queue = \(queue) AND run_at <= now()
                         AND (concurrency_key IS NULL OR (SELECT key_limit FROM settings) IS NULL OR concurrency_key NOT IN (
                             SELECT concurrency_key FROM key_running WHERE n >= (SELECT key_limit FROM settings)))
-                    ORDER BY priority, run_at LIMIT \(candidates) FOR UPDATE SKIP LOCKED),
+                    ORDER BY priority, run_at LIMIT \(window)),
                 ranked AS (
                     SELECT c.id, c.priority, c.run_at, c.concurrency_key, COALESCE(k.n, 0) AS key_running,
                         row_number() OVER (PARTITION BY c.concurrency_key ORDER BY c.priority, c.run_at) AS nth
@@ -118,12 +122,15 @@ extension JobStore {
                     SELECT id FROM ranked
                     WHERE concurrency_key IS NULL OR (SELECT key_limit FROM settings) IS NULL OR key_running + nth <= (SELECT key_limit FROM settings)
                     ORDER BY priority, run_at LIMIT (SELECT n FROM allowed)),
+                locked AS (
+                    SELECT id FROM \(unescaped: self.jobs) WHERE id IN (SELECT id FROM chosen) AND status = 'scheduled'
+                    FOR UPDATE SKIP LOCKED),
                 claimed AS (
                     UPDATE \(unescaped: self.jobs) AS j SET status = 'in_progress', attempt = j.attempt + 1, started_at = now(),
                         lease_owner = \(owner), lease_token = gen_random_uuid(),
                         lease_expires_at = now() + \(leaseDuration.milliseconds) * interval '1 millisecond',
                         progress = 0, current_step = NULL, cancel_requested_at = NULL, updated_at = now()
-                    FROM chosen WHERE j.id = chosen.id
+                    FROM locked WHERE j.id = locked.id
                     RETURNING \(unescaped: Self.columns("j."))),
                 counted AS (
                     UPDATE \(unescaped: self.queues) SET
