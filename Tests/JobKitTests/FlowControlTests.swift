@@ -356,6 +356,30 @@ struct FlowControlTests {
         }
     }
 
+    @Test func aKeyWithManyWaitingJobsAtTheHeadDoesNotHoldBackTheOthers() async throws {
+        try await withJobKitFixture("flow") { fixture in
+            let tracker = Tracker()
+            try await fixture.jobs.configureQueue("tenants", QueueSettings(keyLimit: 1))
+            // 100 jobs of one key first, then one job of each of 5 other keys, behind them all.
+            try await fixture.jobs.enqueueMany(
+                Tracked.self, Array(repeating: .init(key: "big", milliseconds: 30), count: 100),
+                options: .init(queue: "tenants", concurrencyKey: "big"))
+            for index in 0..<5 {
+                try await fixture.jobs.enqueue(
+                    Tracked.self, .init(key: "small-\(index)", milliseconds: 30), options: .init(queue: "tenants", concurrencyKey: "small-\(index)"))
+            }
+            let executors = Self.executors(2, fixture, queues: ["tenants"], concurrency: 4) { Tracked(tracker: tracker) }
+
+            #expect(try await Self.run(executors) {
+                try await fixture.count("jobs", where: "concurrency_key LIKE 'small-%' AND status = 'done'") == 5
+            })
+
+            // The big key ran one at a time; the small ones did not wait for its 100 jobs.
+            #expect(try await fixture.count("jobs", where: "concurrency_key = 'big' AND status <> 'done'") > 50)
+            #expect(tracker.peakByKey["big"] == 1)
+        }
+    }
+
     @Test func aRateLimitStartsAtMostNJobsPerPeriod() async throws {
         try await withJobKitFixture("flow") { fixture in
             let tracker = Tracker()

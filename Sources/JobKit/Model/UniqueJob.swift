@@ -16,6 +16,7 @@ import Foundation
 public struct UniqueJob: Sendable, Hashable {
     /// What makes two jobs of one type equal, besides the type.
     public struct Fields: OptionSet, Sendable, Hashable {
+        /// The bits of the set.
         public let rawValue: Int
         /// Creates a set of fields from its raw value.
         public init(rawValue: Int) { self.rawValue = rawValue }

@@ -30,7 +30,8 @@ extension JobService {
     /// - Parameters:
     ///   - handler: The handler type that runs them.
     ///   - payloads: Their inputs, one job each.
-    ///   - options: Options for every job (a `uniqueKey` here would clash; use per-job keys via ``enqueue(_:_:options:on:)``).
+    ///   - options: Options for every job (a `uniqueKey` names one job: with more than one payload
+    ///     it is refused; ``JobOptions/unique`` fits many).
     ///   - connection: A connection inside the caller's transaction, or `nil` for a transaction of its own.
     /// - Returns: The jobs' ids, in the order of `payloads`; with ``JobOptions/unique``, equal
     ///   payloads (within the call, or with a job already there) share one job and one id.
@@ -45,8 +46,8 @@ extension JobService {
         var options = options
         if options.maxAttempts == nil { options.maxAttempts = Handler.retryPolicy.maxAttempts }
         if options.timeout == nil { options.timeout = Handler.timeout }
-        if payloads.count > 1, let key = options.uniqueKey {
-            throw JobError.duplicate(uniqueKey: key)
+        if payloads.count > 1, options.uniqueKey != nil {
+            throw JobError.invalidArgument("a uniqueKey names one job, and enqueueMany got \(payloads.count); use unique for a rule that fits many")
         }
         var jobs: [JobStore.NewJob] = []
         jobs.reserveCapacity(payloads.count)

@@ -90,56 +90,77 @@ extension JobStore {
         try await self.pool.withTransaction { connection in
             let lock: PostgresQuery = "SELECT paused_at IS NULL FROM \(unescaped: self.queues) WHERE name = \(queue) FOR UPDATE"
             guard try await connection.query(lock.named("queues.lock")).first?.decode(Bool.self, at: 0) == true else { return [] }
-            // The window of runnable jobs, in claim order, in which free keys are looked for: wide
-            // enough that a key with many waiting jobs at the head of the queue does not hide the
-            // others behind it (it is read without locks; only the chosen rows are locked).
-            let window = max(limit * 20, 2000)
-            let query: PostgresQuery = """
-                WITH settings AS (SELECT * FROM \(unescaped: self.queues) WHERE name = \(queue)),
-                running AS (SELECT count(*) AS n FROM \(unescaped: self.jobs) WHERE status = 'in_progress' AND queue = \(queue)),
-                key_running AS (
-                    SELECT concurrency_key, count(*) AS n FROM \(unescaped: self.jobs)
-                    WHERE status = 'in_progress' AND queue = \(queue) AND concurrency_key IS NOT NULL GROUP BY 1),
-                window_open AS (
-                    SELECT rate_window_started_at IS NOT NULL AND rate_window_started_at + rate_period_ms * interval '1 millisecond' > now() AS open
-                    FROM settings),
-                allowed AS (
-                    SELECT greatest(0, least(\(limit),
-                        COALESCE(s.concurrency_limit - (SELECT n FROM running), \(limit)),
-                        COALESCE(s.rate_limit - CASE WHEN (SELECT open FROM window_open) THEN s.rate_window_count ELSE 0 END, \(limit)))) AS n
-                    FROM settings AS s),
-                candidates AS (
-                    SELECT id, priority, run_at, concurrency_key FROM \(unescaped: self.jobs)
-                    WHERE status = 'scheduled' AND queue = \(queue) AND run_at <= now()
-                        AND (concurrency_key IS NULL OR (SELECT key_limit FROM settings) IS NULL OR concurrency_key NOT IN (
-                            SELECT concurrency_key FROM key_running WHERE n >= (SELECT key_limit FROM settings)))
-                    ORDER BY priority, run_at LIMIT \(window)),
-                ranked AS (
-                    SELECT c.id, c.priority, c.run_at, c.concurrency_key, COALESCE(k.n, 0) AS key_running,
-                        row_number() OVER (PARTITION BY c.concurrency_key ORDER BY c.priority, c.run_at) AS nth
-                    FROM candidates AS c LEFT JOIN key_running AS k USING (concurrency_key)),
-                chosen AS (
-                    SELECT id FROM ranked
-                    WHERE concurrency_key IS NULL OR (SELECT key_limit FROM settings) IS NULL OR key_running + nth <= (SELECT key_limit FROM settings)
-                    ORDER BY priority, run_at LIMIT (SELECT n FROM allowed)),
-                locked AS (
-                    SELECT id FROM \(unescaped: self.jobs) WHERE id IN (SELECT id FROM chosen) AND status = 'scheduled'
-                    FOR UPDATE SKIP LOCKED),
-                claimed AS (
-                    UPDATE \(unescaped: self.jobs) AS j SET status = 'in_progress', attempt = j.attempt + 1, started_at = now(),
-                        lease_owner = \(owner), lease_token = gen_random_uuid(),
-                        lease_expires_at = now() + \(leaseDuration.milliseconds) * interval '1 millisecond',
-                        progress = 0, current_step = NULL, cancel_requested_at = NULL, updated_at = now()
-                    FROM locked WHERE j.id = locked.id
-                    RETURNING \(unescaped: Self.columns("j."))),
-                counted AS (
-                    UPDATE \(unescaped: self.queues) SET
-                        rate_window_started_at = CASE WHEN (SELECT open FROM window_open) THEN rate_window_started_at ELSE now() END,
-                        rate_window_count = CASE WHEN (SELECT open FROM window_open) THEN rate_window_count ELSE 0 END + (SELECT count(*) FROM claimed)
-                    WHERE name = \(queue) AND rate_limit IS NOT NULL AND EXISTS (SELECT FROM claimed))
-                SELECT * FROM claimed
-                """
-            return try await connection.query(query.named("jobs.claimLimited")).map { try Self.job(from: $0) }
+            // Free keys are looked for in a window of runnable jobs in claim order, read without
+            // locks (only the chosen rows are locked): a narrow one first, and a wide one when the
+            // narrow one was full of keys at their limit, so a key with many waiting jobs at the
+            // head of the queue does not hide the others behind it.
+            let narrow = max(limit * 4, 32)
+            let first = try await self.claimLimited(queue: queue, limit: limit, window: narrow, owner: owner, leaseDuration: leaseDuration, on: connection)
+            guard first.jobs.count < first.allowed, first.windowRows == narrow else { return first.jobs }
+            let wide = try await self.claimLimited(
+                queue: queue, limit: first.allowed - first.jobs.count, window: max(limit * 20, 2000), owner: owner,
+                leaseDuration: leaseDuration, on: connection)
+            return first.jobs + wide.jobs
         }
+    }
+
+    /// The claim statement of a limited queue, inside the transaction that holds its row lock.
+    private func claimLimited(
+        queue: String, limit: Int, window: Int, owner: String, leaseDuration: Duration, on connection: PostgresConnection
+    ) async throws -> (jobs: [Job], allowed: Int, windowRows: Int) {
+        let query: PostgresQuery = """
+            WITH settings AS (SELECT * FROM \(unescaped: self.queues) WHERE name = \(queue)),
+            running AS (SELECT count(*) AS n FROM \(unescaped: self.jobs) WHERE status = 'in_progress' AND queue = \(queue)),
+            key_running AS (
+                SELECT concurrency_key, count(*) AS n FROM \(unescaped: self.jobs)
+                WHERE status = 'in_progress' AND queue = \(queue) AND concurrency_key IS NOT NULL GROUP BY 1),
+            window_open AS (
+                SELECT rate_window_started_at IS NOT NULL AND rate_window_started_at + rate_period_ms * interval '1 millisecond' > now() AS open
+                FROM settings),
+            allowed AS (
+                SELECT greatest(0, least(\(limit),
+                    COALESCE(s.concurrency_limit - (SELECT n FROM running), \(limit)),
+                    COALESCE(s.rate_limit - CASE WHEN (SELECT open FROM window_open) THEN s.rate_window_count ELSE 0 END, \(limit)))) AS n
+                FROM settings AS s),
+            candidates AS (
+                SELECT id, priority, run_at, concurrency_key FROM \(unescaped: self.jobs)
+                WHERE status = 'scheduled' AND queue = \(queue) AND run_at <= now()
+                    AND (concurrency_key IS NULL OR (SELECT key_limit FROM settings) IS NULL OR concurrency_key NOT IN (
+                        SELECT concurrency_key FROM key_running WHERE n >= (SELECT key_limit FROM settings)))
+                ORDER BY priority, run_at LIMIT \(window)),
+            ranked AS (
+                SELECT c.id, c.priority, c.run_at, c.concurrency_key, COALESCE(k.n, 0) AS key_running,
+                    row_number() OVER (PARTITION BY c.concurrency_key ORDER BY c.priority, c.run_at) AS nth
+                FROM candidates AS c LEFT JOIN key_running AS k USING (concurrency_key)),
+            chosen AS (
+                SELECT id FROM ranked
+                WHERE concurrency_key IS NULL OR (SELECT key_limit FROM settings) IS NULL OR key_running + nth <= (SELECT key_limit FROM settings)
+                ORDER BY priority, run_at LIMIT (SELECT n FROM allowed)),
+            locked AS (
+                SELECT id FROM \(unescaped: self.jobs) WHERE id IN (SELECT id FROM chosen) AND status = 'scheduled'
+                FOR UPDATE SKIP LOCKED),
+            claimed AS (
+                UPDATE \(unescaped: self.jobs) AS j SET status = 'in_progress', attempt = j.attempt + 1, started_at = now(),
+                    lease_owner = \(owner), lease_token = gen_random_uuid(),
+                    lease_expires_at = now() + \(leaseDuration.milliseconds) * interval '1 millisecond',
+                    progress = 0, current_step = NULL, cancel_requested_at = NULL, updated_at = now()
+                FROM locked WHERE j.id = locked.id
+                RETURNING \(unescaped: Self.columns("j."))),
+            counted AS (
+                UPDATE \(unescaped: self.queues) SET
+                    rate_window_started_at = CASE WHEN (SELECT open FROM window_open) THEN rate_window_started_at ELSE now() END,
+                    rate_window_count = CASE WHEN (SELECT open FROM window_open) THEN rate_window_count ELSE 0 END + (SELECT count(*) FROM claimed)
+                WHERE name = \(queue) AND rate_limit IS NOT NULL AND EXISTS (SELECT FROM claimed))
+            SELECT (SELECT count(*) FROM candidates), (SELECT n FROM allowed), claimed.* FROM (SELECT 1) AS always LEFT JOIN claimed ON true
+            """
+        var jobs: [Job] = []
+        var allowed = 0
+        var windowRows = 0
+        for row in try await connection.query(query.named("jobs.claimLimited")) {
+            windowRows = try row.decode(Int.self, at: 0)
+            allowed = try row.decode(Int.self, at: 1)
+            if try row.decode(UUID?.self, at: 2) != nil { jobs.append(try Self.job(from: row, at: 2)) }
+        }
+        return (jobs, allowed, windowRows)
     }
 }
