@@ -152,7 +152,7 @@ struct DocumentationSyncTests {
 
     // MARK: The admin API's curl examples
 
-    /// One `curl` call of a guide: its method and its path, with `$ID` as `{id}` and no query.
+    /// One `curl` call of a guide: its method and its path, parameters as `{}`, no query.
     struct CurlCall: Hashable, Sendable, CustomStringConvertible {
         var method: String
         var path: String
@@ -167,8 +167,14 @@ struct DocumentationSyncTests {
         return commands.compactMap { command in
             guard let match = command.firstMatch(of: #/\$ADMIN(/admin[^"'\s?]*)/#) else { return nil }
             let method = command.contains("-X POST") ? "post" : "get"
-            return CurlCall(method: method, path: String(match.output.1).replacingOccurrences(of: "$ID", with: "{id}"))
+            return CurlCall(method: method, path: Self.withParameters(String(match.output.1)))
         }
+    }
+
+    /// A path with each parameter as `{}`: a shell variable (`$ID`, `$QUEUE`) in a guide, a
+    /// template (`{id}`, `{name}`) in the document.
+    static func withParameters(_ path: String) -> String {
+        path.replacing(#/\$[A-Z_]+|\{[a-z_]+\}/#, with: "{}")
     }
 
     @Test func everyCurlExampleCallsAnEndpointOfTheOpenAPIDocumentAndEveryEndpointHasOne() throws {
@@ -177,7 +183,7 @@ struct DocumentationSyncTests {
         let document = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.documentationDirectory.appendingPathComponent("openapi.json")))
         let paths = try #require((document as? [String: Any])?["paths"] as? [String: [String: Any]])
         let endpoints = Set(paths.flatMap { path, operations in
-            operations.keys.filter { ["get", "post", "put", "patch", "delete"].contains($0) }.map { CurlCall(method: $0, path: path) }
+            operations.keys.filter { ["get", "post", "put", "patch", "delete"].contains($0) }.map { CurlCall(method: $0, path: Self.withParameters(path)) }
         })
         #expect(!calls.isEmpty)
         for call in calls.sorted(by: { $0.description < $1.description }) {

@@ -206,8 +206,9 @@ struct StatsHealthTests {
     @Test func healthListsARunningExecutorAndDropsItOnceItStops() async throws {
         try await withJobKitFixture("health") { fixture in
             let service = JobService(pool: fixture.makePool(), configuration: .init(
-                workerID: "exec-health", leaseDuration: .seconds(2), heartbeatInterval: .milliseconds(200)))
-            let executor = JobExecutor(service: service, handlers: [], configuration: .init(queues: ["mail", "images"], concurrency: 3))
+                workerID: "service-health", leaseDuration: .seconds(2), heartbeatInterval: .milliseconds(200)))
+            let executor = JobExecutor(
+                service: service, handlers: [], configuration: .init(queues: ["mail", "images"], concurrency: 3, workerID: "exec-health"))
 
             let seen = try await whileRunning(executor) {
                 // Registered at start, then seen again at a heartbeat.

@@ -39,9 +39,11 @@ public final class JobExecutor: Service, Sendable {
         /// Whether to wake on LISTEN/NOTIFY. Defaults to `true`; `false` polls only (for
         /// PgBouncer in transaction mode).
         public var usesNotifications: Bool
-        /// This executor's identity as a lease owner. `nil` (the default) uses the service's
-        /// ``JobService/Configuration/workerID``. At start, jobs still leased to this identity
-        /// (orphans of a previous run) are taken back at once: keep it unique per live process.
+        /// This executor's identity as a lease owner. `nil` (the default) is the service's
+        /// ``JobService/Configuration/workerID`` followed by `/executor-N`, unique in the process.
+        /// At start, jobs still leased to this identity (orphans of a previous run) are taken back
+        /// at once: give a stable one (the same after a restart) to get that, and keep it unique
+        /// among live executors.
         public var workerID: String?
 
         /// Creates a configuration; every parameter has a default.
@@ -52,7 +54,8 @@ public final class JobExecutor: Service, Sendable {
         ///   - shutdownGracePeriod: How long running jobs may go on after graceful shutdown starts. Defaults to 30 seconds.
         ///   - rescueInterval: How often to take back jobs whose lease expired. Defaults to 5 seconds.
         ///   - usesNotifications: Whether to wake on LISTEN/NOTIFY. Defaults to `true`.
-        ///   - workerID: The executor's lease-owner identity; `nil` (the default) uses the service's.
+        ///   - workerID: The executor's lease-owner identity; `nil` (the default) is the service's
+        ///     followed by `/executor-N`, unique in the process.
         public init(
             queues: [String] = ["default"],
             concurrency: Int = 10,
@@ -128,7 +131,7 @@ public final class JobExecutor: Service, Sendable {
             registered[entry.type] = entry
         }
         self.handlers = registered
-        self.workerID = configuration.workerID ?? service.configuration.workerID
+        self.workerID = configuration.workerID ?? "\(service.configuration.workerID)/executor-\(executorNumbers.next())"
         var logger = logger
         logger[metadataKey: "jobkit.worker.id"] = "\(self.workerID)"
         self.logger = logger
@@ -441,6 +444,22 @@ public final class JobExecutor: Service, Sendable {
             } catch {
                 if !Task.isCancelled { self.logger.info("Rescuing expired leases failed", metadata: ["jobkit.error": "\(error)"]) }
             }
+        }
+    }
+}
+
+/// Numbers the executors of a process, for their default identities: two executors, or an
+/// executor and the `runAsJob` calls of its service, never share a lease owner, so neither
+/// takes the other's running jobs back at start.
+private let executorNumbers = ExecutorNumbers()
+
+private final class ExecutorNumbers: Sendable {
+    private let last = Mutex(0)
+
+    func next() -> Int {
+        self.last.withLock { last in
+            last += 1
+            return last
         }
     }
 }
