@@ -238,7 +238,9 @@ public final class JobExecutor: Service, Sendable {
             self.state.withLock { $0.limitedQueues = (limited, now) }
         }
         let leaseDuration = self.service.configuration.leaseDuration
-        var claimed = try await store.claim(queues: self.configuration.queues, limit: free, owner: self.workerID, leaseDuration: leaseDuration)
+        let unlimited = self.configuration.queues.filter { !limited.contains($0) }
+        var claimed = unlimited.isEmpty
+            ? [] : try await store.claim(queues: unlimited, limit: free, owner: self.workerID, leaseDuration: leaseDuration)
         for queue in limited where claimed.count < free {
             do {
                 claimed += try await store.claimLimited(queue: queue, limit: free - claimed.count, owner: self.workerID, leaseDuration: leaseDuration)

@@ -150,7 +150,14 @@ extension JobStore {
     /// Observers of queued jobs see their changes at their next poll.
     func claim(queues: [String], limit: Int, owner: String, leaseDuration: Duration) async throws -> [Job] {
         precondition(JobTransitions.allows(.start, from: .scheduled))
-        let queueCondition: PostgresQuery = queues.count == 1 ? " queue = \(queues[0])" : " queue = ANY(\(queues))"
+        // Queues that are paused or limited are left out before the scan, not row by row: one
+        // queue's test is a one-time filter, several queues' a list made once.
+        let queueCondition: PostgresQuery = queues.count == 1
+            ? " queue = \(queues[0]) AND NOT EXISTS (SELECT FROM \(unescaped: self.queues) WHERE name = \(queues[0]) AND (\(unescaped: self.queueNeedsCare)))"
+            : """
+                 queue = ANY(ARRAY(SELECT q FROM unnest(\(queues)) AS q
+                    WHERE NOT EXISTS (SELECT FROM \(unescaped: self.queues) WHERE name = q AND (\(unescaped: self.queueNeedsCare)))))
+                """
         var query: PostgresQuery = """
             WITH claimed AS (
                 UPDATE \(unescaped: self.jobs) AS j SET status = 'in_progress', attempt = j.attempt + 1, started_at = now(),
@@ -161,8 +168,7 @@ extension JobStore {
             """
         query.append(queueCondition)
         query.append("""
-             AND run_at <= now() AND queue NOT IN (SELECT name FROM \(unescaped: self.queues) WHERE \(unescaped: self.queueNeedsCare))
-                ORDER BY priority, run_at LIMIT \(limit) FOR UPDATE SKIP LOCKED) AS c
+             AND run_at <= now() ORDER BY priority, run_at LIMIT \(limit) FOR UPDATE SKIP LOCKED) AS c
                 WHERE j.id = c.id
                 RETURNING \(unescaped: Self.columns("j.")))
             SELECT * FROM claimed
