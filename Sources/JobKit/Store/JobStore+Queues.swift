@@ -80,36 +80,32 @@ extension JobStore {
 
     /// Claims up to `limit` jobs of one queue within its fleet-wide limits.
     ///
-    /// Two statements in one transaction: the first locks the queue's row, so claims of this
-    /// queue take turns; the second starts after the lock is held, so its snapshot sees every
-    /// claim committed before, and counts running jobs (per queue and per key) and the rate
-    /// window without a lost update. Jobs whose key is at its limit are skipped, not waited for;
-    /// free keys are looked for among the first `max(20 × limit, 2000)` runnable jobs in claim
-    /// order, so a key with more waiting jobs than that at the head of the queue delays the others.
+    /// Two statements in one transaction, sent in one round trip (a pipeline): the first locks
+    /// the queue's row, so claims of this queue take turns across the fleet; the second starts
+    /// once the lock is held, so its snapshot sees every claim committed before, and it counts
+    /// running jobs (per queue and per key) and the rate window without a lost update. Jobs
+    /// whose key is at its limit are skipped, not waited for.
+    ///
+    /// Free keys are looked for in a window of runnable jobs in claim order, read without locks
+    /// (only the chosen rows are locked): a narrow one first, and a wide one
+    /// (`max(20 × limit, 2000)` jobs) when the narrow one was full of keys at their limit, so a
+    /// key with many waiting jobs at the head of the queue does not hide the others behind it.
     func claimLimited(queue: String, limit: Int, owner: String, leaseDuration: Duration) async throws -> [Job] {
-        try await self.pool.withTransaction { connection in
-            let lock: PostgresQuery = "SELECT paused_at IS NULL FROM \(unescaped: self.queues) WHERE name = \(queue) FOR UPDATE"
-            guard try await connection.query(lock.named("queues.lock")).first?.decode(Bool.self, at: 0) == true else { return [] }
-            // Free keys are looked for in a window of runnable jobs in claim order, read without
-            // locks (only the chosen rows are locked): a narrow one first, and a wide one when the
-            // narrow one was full of keys at their limit, so a key with many waiting jobs at the
-            // head of the queue does not hide the others behind it.
-            let narrow = max(limit * 4, 32)
-            let first = try await self.claimLimited(queue: queue, limit: limit, window: narrow, owner: owner, leaseDuration: leaseDuration, on: connection)
-            guard first.jobs.count < first.allowed, first.windowRows == narrow else { return first.jobs }
-            let wide = try await self.claimLimited(
-                queue: queue, limit: first.allowed - first.jobs.count, window: max(limit * 20, 2000), owner: owner,
-                leaseDuration: leaseDuration, on: connection)
-            return first.jobs + wide.jobs
-        }
+        let narrow = max(limit * 4, 32)
+        let first = try await self.claimLimited(queue: queue, limit: limit, window: narrow, owner: owner, leaseDuration: leaseDuration)
+        guard first.jobs.count < first.allowed, first.windowRows == narrow else { return first.jobs }
+        let wide = try await self.claimLimited(
+            queue: queue, limit: first.allowed - first.jobs.count, window: max(limit * 20, 2000), owner: owner, leaseDuration: leaseDuration)
+        return first.jobs + wide.jobs
     }
 
-    /// The claim statement of a limited queue, inside the transaction that holds its row lock.
+    /// The row lock and the claim statement of a limited queue, pipelined in one transaction.
     private func claimLimited(
-        queue: String, limit: Int, window: Int, owner: String, leaseDuration: Duration, on connection: PostgresConnection
+        queue: String, limit: Int, window: Int, owner: String, leaseDuration: Duration
     ) async throws -> (jobs: [Job], allowed: Int, windowRows: Int) {
+        let lock: PostgresQuery = "SELECT FROM \(unescaped: self.queues) WHERE name = \(queue) FOR UPDATE"
         let query: PostgresQuery = """
-            WITH settings AS (SELECT * FROM \(unescaped: self.queues) WHERE name = \(queue)),
+            WITH settings AS (SELECT * FROM \(unescaped: self.queues) WHERE name = \(queue) AND paused_at IS NULL),
             running AS (SELECT count(*) AS n FROM \(unescaped: self.jobs) WHERE status = 'in_progress' AND queue = \(queue)),
             key_running AS (
                 SELECT concurrency_key, count(*) AS n FROM \(unescaped: self.jobs)
@@ -135,7 +131,7 @@ extension JobStore {
             chosen AS (
                 SELECT id FROM ranked
                 WHERE concurrency_key IS NULL OR (SELECT key_limit FROM settings) IS NULL OR key_running + nth <= (SELECT key_limit FROM settings)
-                ORDER BY priority, run_at LIMIT (SELECT n FROM allowed)),
+                ORDER BY priority, run_at LIMIT COALESCE((SELECT n FROM allowed), 0)),
             locked AS (
                 SELECT id FROM \(unescaped: self.jobs) WHERE id IN (SELECT id FROM chosen) AND status = 'scheduled'
                 FOR UPDATE SKIP LOCKED),
@@ -151,12 +147,16 @@ extension JobStore {
                     rate_window_started_at = CASE WHEN (SELECT open FROM window_open) THEN rate_window_started_at ELSE now() END,
                     rate_window_count = CASE WHEN (SELECT open FROM window_open) THEN rate_window_count ELSE 0 END + (SELECT count(*) FROM claimed)
                 WHERE name = \(queue) AND rate_limit IS NOT NULL AND EXISTS (SELECT FROM claimed))
-            SELECT (SELECT count(*) FROM candidates), (SELECT n FROM allowed), claimed.* FROM (SELECT 1) AS always LEFT JOIN claimed ON true
+            SELECT (SELECT count(*) FROM candidates), COALESCE((SELECT n FROM allowed), 0), claimed.* FROM (SELECT 1) AS always LEFT JOIN claimed ON true
             """
         var jobs: [Job] = []
         var allowed = 0
         var windowRows = 0
-        for row in try await connection.query(query.named("jobs.claimLimited")) {
+        let outcomes = try await self.pool.withConnection { connection in
+            try await connection.pipeline([lock.named("queues.lock"), query.named("jobs.claimLimited")])
+        }
+        for outcome in outcomes { _ = try outcome.get() }
+        for row in try outcomes[1].get() {
             windowRows = try row.decode(Int.self, at: 0)
             allowed = try row.decode(Int.self, at: 1)
             if try row.decode(UUID?.self, at: 2) != nil { jobs.append(try Self.job(from: row, at: 2)) }
