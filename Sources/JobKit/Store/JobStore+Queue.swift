@@ -34,10 +34,10 @@ extension JobStore {
                     let options = job.options
                     rows.append(
                         job.id, options.queue, job.type, Int16(options.priority), job.payloadJSON, options.maxAttempts ?? 1,
-                        options.reference?.type, options.reference?.id, options.timeout.map { Int($0.milliseconds) })
+                        options.reference?.type, options.reference?.id, options.timeout.map { Int($0.milliseconds) }, job.traceContextJSON)
                 }
                 try await connection.copyFrom("""
-                    COPY \(self.jobs) (id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, timeout_ms) FROM STDIN
+                    COPY \(self.jobs) (id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, timeout_ms, trace_context) FROM STDIN
                     """, rows: rows)
                 let notify: PostgresQuery = "SELECT pg_notify(\(self.enqueuedChannel), q) FROM unnest(\(queues)) AS q"
                 try await connection.query(notify.named("jobs.enqueueNotify"))
@@ -54,13 +54,14 @@ extension JobStore {
         let options = jobs.map(\.options)
         let query: PostgresQuery = """
             WITH ins AS (
-                INSERT INTO \(unescaped: self.jobs) (id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at, timeout_ms)
-                SELECT id, queue, job_type, priority, payload::jsonb, max_attempts, reference_type, reference_id, unique_key, COALESCE(run_at, now()), timeout_ms
+                INSERT INTO \(unescaped: self.jobs) (id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at, timeout_ms, trace_context)
+                SELECT id, queue, job_type, priority, payload::jsonb, max_attempts, reference_type, reference_id, unique_key, COALESCE(run_at, now()), timeout_ms,
+                    trace_context::jsonb
                 FROM unnest(\(jobs.map(\.id)), \(options.map(\.queue)), \(jobs.map(\.type)), \(options.map { Int16($0.priority) }),
                             \(jobs.map(\.payloadJSON)), \(options.map { Int32($0.maxAttempts ?? 1) }), \(options.map(\.reference?.type)),
                             \(options.map(\.reference?.id)), \(options.map(\.uniqueKey)), \(options.map(\.runAt)),
-                            \(options.map { $0.timeout.map { Int($0.milliseconds) } }))
-                    AS u(id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at, timeout_ms)
+                            \(options.map { $0.timeout.map { Int($0.milliseconds) } }), \(jobs.map(\.traceContextJSON)))
+                    AS u(id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at, timeout_ms, trace_context)
                 RETURNING 1)
             SELECT pg_notify(\(self.enqueuedChannel), q) FROM unnest(\(queues)) AS q WHERE EXISTS (SELECT FROM ins)
             """

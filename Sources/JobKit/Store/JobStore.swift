@@ -40,11 +40,11 @@ struct JobStore: Sendable {
         \(prefix)max_attempts, \(prefix)progress::int4 AS progress, \(prefix)current_step, \(prefix)reference_type, \
         \(prefix)reference_id, \(prefix)unique_key, \(prefix)run_at, \(prefix)created_at, \(prefix)started_at, \
         \(prefix)finished_at, \(prefix)updated_at, \(prefix)timeout_ms, \(prefix)lease_owner, \(prefix)lease_token, \
-        \(prefix)lease_expires_at, \(prefix)cancel_requested_at
+        \(prefix)lease_expires_at, \(prefix)cancel_requested_at, \(prefix)trace_context::text AS trace_context
         """
     }
 
-    static let columnCount = 25
+    static let columnCount = 26
 
     /// Reads a job from the columns of ``columns(_:)`` starting at `offset`.
     static func job(from row: PostgresRow, at offset: Int = 0) throws -> Job {
@@ -87,7 +87,8 @@ struct JobStore: Sendable {
             updatedAt: try value(19),
             timeout: timeout.map { .milliseconds($0) },
             lease: lease,
-            cancelRequestedAt: try value(24))
+            cancelRequestedAt: try value(24),
+            traceContextJSON: try value(25))
     }
 
     // MARK: - Creating
@@ -98,6 +99,8 @@ struct JobStore: Sendable {
         var type: String
         var payloadJSON: String
         var options: JobOptions
+        /// The enqueuing span's context, as ``JobTracing/carrierJSON(of:)`` writes it.
+        var traceContextJSON: String?
     }
 
     private func values(_ new: NewJob) -> PostgresQuery {
@@ -106,13 +109,13 @@ struct JobStore: Sendable {
         let query: PostgresQuery = """
             \(new.id), \(options.queue), \(new.type), \(options.priority)::int2, \(new.payloadJSON)::jsonb, \(options.maxAttempts ?? 1)::int4, \
             \(options.reference?.type), \(options.reference?.id), \(options.uniqueKey), COALESCE(\(options.runAt), now()), \
-            \(timeout)
+            \(timeout), \(new.traceContextJSON)::jsonb
             """
         return query
     }
 
     private static let insertColumns =
-        "id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at, timeout_ms"
+        "id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at, timeout_ms, trace_context"
 
     /// Inserts a `scheduled` job.
     /// - Throws: ``JobError/Code/duplicate`` when its unique key is taken.
