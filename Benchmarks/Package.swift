@@ -24,6 +24,9 @@ let package = Package(
         // Products used: LibPQ and EmbeddedPostgres (libpq-bench); JobKit and LibPQ (jobkit-bench).
         .package(name: "jobkit", path: ".."),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // jobkit-bench --observability: stand-in metrics and tracing backends.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: [
         .executableTarget(
@@ -41,6 +44,8 @@ let package = Package(
                 .product(name: "JobKit", package: "jobkit"),
                 .product(name: "LibPQ", package: "jobkit"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -72,6 +72,13 @@ struct JobKitBench: AsyncParsableCommand {
     @Option(name: .customLong("poll-interval-ms"), help: "B and C: the executor's pollInterval in ms (default: JobKit's default, 1000).")
     var pollIntervalMs: Int?
 
+    enum Observability: String, CaseIterable, ExpressibleByArgument {
+        case none, metrics, tracing, all
+    }
+
+    @Option(help: "Stand-in backends for JobKit's metrics and spans: none (JobKit's no-op defaults), metrics, tracing or all.")
+    var observability: Observability = .none
+
     var count: Int {
         if let n { return n }
         switch self.workload {
@@ -97,7 +104,14 @@ struct JobKitBench: AsyncParsableCommand {
         let pool = self.poolConnections.map {
             PostgresConnectionPool(connection: connection, configuration: .init(maximumConnections: $0))
         } ?? PostgresConnectionPool(connection: connection)
-        let jobs = JobService(pool: pool)
+        var serviceConfiguration = JobService.Configuration()
+        if self.observability == .metrics || self.observability == .all {
+            serviceConfiguration.metricsFactory = BenchObservability.Metrics()
+        }
+        if self.observability == .tracing || self.observability == .all {
+            serviceConfiguration.tracer = BenchObservability.Tracer()
+        }
+        let jobs = JobService(pool: pool, configuration: serviceConfiguration)
         // A separate connection, outside the pool: set-up checks and B's "nothing unfinished".
         let observer = try await PostgresConnection.connect(to: PostgresConfiguration(self.dsn, applicationName: "jobkit-bench-observer"))
 
@@ -142,6 +156,7 @@ struct JobKitBench: AsyncParsableCommand {
         report["variant"] = self.variant
         report["n"] = self.count
         report["pool_max_connections"] = pool.configuration.maximumConnections
+        report["observability"] = self.observability.rawValue
         try report.emit()
     }
 

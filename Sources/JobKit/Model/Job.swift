@@ -49,6 +49,10 @@ public struct Job: Sendable, Hashable, Identifiable {
     public var cancelRequestedAt: Date?
     /// The key of its queue's per-key concurrency limit, if any.
     public var concurrencyKey: String?
+    /// The trace context of the code that created it, as the JSON object of key/values the
+    /// tracer injected (such as W3C `traceparent`); `nil` when no tracer was active. An executor
+    /// runs the job in a span that continues this trace.
+    public var traceContextJSON: String?
 
     /// Whether the job can never change again.
     public var isTerminal: Bool { self.status.isTerminal }

@@ -3,6 +3,7 @@ import LibPQ
 import Logging
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// Claims enqueued jobs and runs their handlers, in any number of processes at once.
 ///
@@ -12,6 +13,12 @@ import Synchronization
 /// and failures that arrive while a write is in flight share the next statement. It renews
 /// all its leases in one statement per heartbeat, which also reports cancellation requests.
 /// It wakes on LISTEN/NOTIFY when work is enqueued, and polls as a safety net.
+///
+/// Each job runs in a consumer span `"<type> process"` that continues the trace stored in its row
+/// (started where it was enqueued, in any process); its ``JobContext/logger`` carries
+/// `jobkit.job.id`, `.type`, `.attempt` and `.queue`; the `jobkit.jobs.*` metrics and the
+/// `jobkit.queue.depth` meter go to the service's ``JobService/Configuration/metricsFactory``
+/// (Documentation/Observability.md).
 ///
 /// ```swift
 /// let executor = JobExecutor(service: jobs, handlers: [SendEmail(), Thumbnail()],
@@ -88,9 +95,24 @@ public final class JobExecutor: Service, Sendable {
         var isLeaseLost = false
     }
 
+    /// An outcome waiting to be written, with what its metrics need once it is.
+    private struct Finished: Sendable {
+        var outcome: JobStore.Outcome
+        var queue: String
+        var type: String
+        /// How long the handler ran.
+        var ran: Duration
+    }
+
+    /// A claimed job whose type no handler runs.
+    private struct MissingHandler: Error, CustomStringConvertible {
+        var type: String
+        var description: String { "no handler is registered for job type \"\(self.type)\"" }
+    }
+
     private struct State {
         var running: [UUID: Running] = [:]
-        var outcomes: [JobStore.Outcome] = []
+        var outcomes: [Finished] = []
         var isStopping = false
         /// The last claim filled every free slot, so more work may be waiting.
         var mayHaveMore = true
@@ -120,7 +142,8 @@ public final class JobExecutor: Service, Sendable {
     ///   - service: The job service (its database, schema and lease settings).
     ///   - handlers: The handlers for the job types it runs; a claimed job of another type fails.
     ///   - configuration: Queues, concurrency, intervals.
-    ///   - logger: Receives `debug` lifecycle entries with each job's id and type.
+    ///   - logger: Receives `debug` lifecycle entries with each job's `jobkit.job.id`, `.type`,
+    ///     `.attempt` and `.queue`, and `jobkit.worker.id`.
     public init(service: JobService, handlers: [any JobHandler], configuration: Configuration = .init(), logger: Logger = JobKitLogging.noop) {
         self.service = service
         self.configuration = configuration
@@ -177,11 +200,16 @@ public final class JobExecutor: Service, Sendable {
         }.value
     }
 
-    /// Records this worker as alive, for health checks.
+    /// Records this worker as alive, for health checks; in the same statement, when metrics are
+    /// on, counts its queues' waiting jobs for the `jobkit.queue.depth` meter.
     private func heartbeatWorker() async throws {
-        try await self.service.store.registerWorker(
+        let metrics = self.service.metrics
+        let depths = try await self.service.store.registerWorker(
             id: self.workerID, queues: self.configuration.queues, concurrency: self.configuration.concurrency,
-            running: self.state.withLock { $0.running.count })
+            running: self.state.withLock { $0.running.count }, countingQueues: metrics.isEnabled)
+        for depth in depths {
+            metrics.recordDepth(queue: depth.queue, available: depth.available, scheduled: depth.scheduled)
+        }
     }
 
     // MARK: - Claiming and running
@@ -214,6 +242,9 @@ public final class JobExecutor: Service, Sendable {
                         state.mayHaveMore = claimed.count == free
                     }
                     for job in claimed {
+                        // Both times come from the database's clock: run-at to the claim.
+                        self.service.metrics.recordStarted(
+                            queue: job.queue, type: job.type, waited: job.startedAt.map { .seconds($0.timeIntervalSince(job.runAt)) })
                         jobs.addTask { await self.execute(job) }
                     }
                     busy = claimed.count == free
@@ -271,27 +302,83 @@ public final class JobExecutor: Service, Sendable {
 
     private func execute(_ job: Job) async {
         guard let token = job.lease?.token, let signal = self.state.withLock({ $0.running[job.id]?.signal }) else { return }
-        var logger = self.logger
-        logger[metadataKey: "jobkit.job.id"] = "\(job.id)"
-        logger[metadataKey: "jobkit.job.type"] = "\(job.type)"
-        logger[metadataKey: "jobkit.job.attempt"] = "\(job.attempt)"
+        let logger = JobService.jobLogger(self.logger, job)
+        logger.debug("Job started")
+        let tracing = self.service.tracing
+        let span = tracing.startSpan("\(job.type) process", context: tracing.context(fromJSON: job.traceContextJSON), kind: .consumer)
+        JobTracing.describe(span, id: job.id, type: job.type, queue: job.queue, attempt: job.attempt)
+        let started = ContinuousClock.now
         let outcome: JobStore.Outcome?
+        var failure: (any Error)?
         if let handler = self.handlers[job.type] {
             let context = JobContext(id: job.id, type: job.type, attempt: job.attempt, lease: token, logger: logger, service: self.service, signal: signal)
-            let result = await self.service.supervise(context, timeout: job.timeout ?? handler.timeout, renewsLease: false) { context in
-                try await handler.run(job.payloadJSON, context)
+            let supervise = {
+                await self.service.supervise(context, timeout: job.timeout ?? handler.timeout, renewsLease: false) { context in
+                    try await handler.run(job.payloadJSON, context)
+                }
+            }
+            let result: JobService.RunOutcome<String>
+            if let span {
+                result = await ServiceContext.$current.withValue(span.context) { await supervise() }
+            } else {
+                result = await supervise()
+            }
+            switch result {
+            case .threw(let error): failure = error
+            case .leaseLost(let error): failure = error
+            case .timedOut(let timeout): failure = JobError.timedOut(id: job.id, after: timeout)
+            case .returned, .cancelRequested: break
             }
             outcome = self.outcome(of: job, token: token, result: result, policy: handler.retryPolicy)
         } else {
-            outcome = JobStore.Outcome(id: job.id, lease: token, kind: .failed, error: "no handler is registered for job type \"\(job.type)\"")
+            let error = MissingHandler(type: job.type)
+            failure = error
+            outcome = JobStore.Outcome(id: job.id, lease: token, kind: .failed, error: error.description)
         }
+        let ran = ContinuousClock.now - started
         self.state.withLock { state in
             state.running[job.id] = nil
-            if let outcome { state.outcomes.append(outcome) }
+            if let outcome { state.outcomes.append(Finished(outcome: outcome, queue: job.queue, type: job.type, ran: ran)) }
+        }
+        if let span {
+            span.attributes[JobTracing.Attribute.outcome] = Self.spanOutcome(outcome?.kind)
+            switch outcome?.kind {
+            case .failed?, .retry?, nil:
+                if let failure { JobTracing.fail(span, failure) }
+            case .done?, .cancelled?, .released?, .snoozed?:
+                break
+            }
+            span.end()
         }
         logger.debug("Job ended", metadata: ["jobkit.job.outcome": "\(outcome?.kind.rawValue ?? "abandoned")"])
         self.writeWake.signal()
         if self.state.withLock({ $0.mayHaveMore || $0.isStopping }) { self.claimWake.signal() }
+    }
+
+    /// The `jobkit.job.outcome` span attribute for an outcome (`nil`: the lease was lost).
+    private static func spanOutcome(_ kind: JobStore.Outcome.Kind?) -> String {
+        switch kind {
+        case .done?: "completed"
+        case .retry?: "retried"
+        case .failed?: "failed"
+        case .cancelled?: "cancelled"
+        case .released?: "released"
+        case .snoozed?: "snoozed"
+        case nil: "lease_lost"
+        }
+    }
+
+    /// Counts written outcomes in the metrics.
+    private func recordWritten(_ finished: Finished) {
+        let metrics = self.service.metrics
+        switch finished.outcome.kind {
+        case .done: metrics.recordEnded(queue: finished.queue, type: finished.type, outcome: .completed, ran: finished.ran)
+        case .retry: metrics.recordEnded(queue: finished.queue, type: finished.type, outcome: .retried, ran: finished.ran)
+        case .failed: metrics.recordEnded(queue: finished.queue, type: finished.type, outcome: .failed, ran: finished.ran)
+        case .cancelled: metrics.recordEnded(queue: finished.queue, type: finished.type, outcome: .cancelled, ran: finished.ran)
+        case .released: metrics.recordReleased(queue: finished.queue, type: finished.type)
+        case .snoozed: metrics.recordSnoozed(queue: finished.queue, type: finished.type)
+        }
     }
 
     private func outcome(of job: Job, token: UUID, result: JobService.RunOutcome<String>, policy: RetryPolicy) -> JobStore.Outcome? {
@@ -347,9 +434,12 @@ public final class JobExecutor: Service, Sendable {
             self.writeEnded.signal()
         }
         do {
-            let written = try await self.service.store.finish(batch)
+            let written = try await self.service.store.finish(batch.map(\.outcome))
+            for finished in batch where written.contains(finished.outcome.id) {
+                self.recordWritten(finished)
+            }
             if written.count < batch.count {
-                let lost = batch.filter { !written.contains($0.id) }.map(\.id)
+                let lost = batch.filter { !written.contains($0.outcome.id) }.map(\.outcome.id)
                 self.logger.info("Outcomes refused: the jobs' leases were lost", metadata: ["jobkit.job.ids": "\(lost)"])
             }
         } catch {

@@ -6,6 +6,10 @@ extension JobService {
     ///
     /// Idle executors wake at once (NOTIFY). With `connection`, the job is written in the
     /// caller's transaction: it exists if and only if that transaction commits.
+    ///
+    /// With a tracer configured, the call is a producer span (`"<type> send"`) whose context the
+    /// row keeps, so the run continues the trace in whichever process claims it; the
+    /// `jobkit.jobs.enqueued` counter counts the job (Documentation/Observability.md).
     /// - Parameters:
     ///   - handler: The handler type that runs it.
     ///   - payload: Its input.
@@ -54,6 +58,17 @@ extension JobService {
         for payload in payloads {
             jobs.append(try self.newJob(Handler.type, payload: payload, options: options, isEnqueued: true))
         }
-        return try await self.store.enqueue(jobs, on: connection)
+        guard !jobs.isEmpty else { return [] }
+        // One producer span for the call; every row carries its context.
+        let ids = try await self.tracing.withEnqueueSpan(
+            type: Handler.type, queue: options.queue, count: jobs.count, id: jobs.count == 1 ? jobs[0].id : nil
+        ) { traceContext in
+            if let traceContext {
+                for index in jobs.indices { jobs[index].traceContextJSON = traceContext }
+            }
+            return try await self.store.enqueue(jobs, on: connection)
+        }
+        self.metrics.recordEnqueued(queue: options.queue, type: Handler.type, count: jobs.count)
+        return ids
     }
 }

@@ -225,5 +225,18 @@ extension Migration {
                 CREATE UNIQUE INDEX jobs_unique_key_idx ON {schema}.jobs (unique_key) WHERE unique_key IS NOT NULL;
                 """
         ),
+        Migration(
+            version: 5,
+            name: "trace context of jobs",
+            up: """
+                -- The trace context of the code that created the job (the key/values a tracer injects,
+                -- such as W3C traceparent), so that the run continues its trace in any process.
+                -- Nullable, no default: adding it rewrites nothing.
+                ALTER TABLE {schema}.jobs ADD COLUMN trace_context jsonb;
+                """,
+            down: """
+                ALTER TABLE {schema}.jobs DROP COLUMN trace_context;
+                """
+        ),
     ]
 }

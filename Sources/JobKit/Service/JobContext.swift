@@ -21,7 +21,8 @@ public struct JobContext: Sendable {
     public let attempt: Int
     /// The lease this run holds.
     public let lease: UUID
-    /// A logger whose metadata carries the job's id and type.
+    /// A logger whose metadata carries the job's `jobkit.job.id`, `jobkit.job.type`,
+    /// `jobkit.job.attempt` and `jobkit.job.queue`.
     public let logger: Logger
     let service: JobService
     let signal: CancelSignal

@@ -9,11 +9,13 @@ extension JobService {
     /// - Returns: The started job; its ``Job/lease`` token must accompany progress, completion and failure.
     /// - Throws: ``JobError`` `.notFound`, `.illegalTransition`; ``PostgresError``.
     public nonisolated func start(_ id: UUID, owner: String? = nil) async throws -> Job {
-        try await self.store.transition(id, .start, set: """
+        let job = try await self.store.transition(id, .start, set: """
             , attempt = j.attempt + 1, started_at = now(), progress = 0, current_step = NULL, cancel_requested_at = NULL,
             lease_owner = \(owner ?? self.configuration.workerID), lease_token = \(UUID()),
             lease_expires_at = now() + \(self.configuration.leaseDuration.milliseconds) * interval '1 millisecond'
             """)
+        self.metrics.recordStarted(queue: job.queue, type: job.type, waited: job.startedAt.map { .seconds($0.timeIntervalSince(job.runAt)) })
+        return job
     }
 
     /// Records the progress of a running job.
@@ -41,9 +43,11 @@ extension JobService {
     @discardableResult
     public nonisolated func complete(_ id: UUID, result: some Encodable & Sendable = EmptyPayload(), lease: UUID? = nil) async throws -> Job {
         let json = try JobJSON.encode(result)
-        return try await self.store.transition(id, .complete, lease: lease, set: """
+        let job = try await self.store.transition(id, .complete, lease: lease, set: """
             , result = \(json)::jsonb, finished_at = now(), progress = 100, lease_token = NULL, lease_expires_at = NULL
             """)
+        self.metrics.recordEnded(job, outcome: .completed, fromRunning: true)
+        return job
     }
 
     /// Fails a running job: back to `scheduled` after `retryAfter` while attempts remain, else `failed`.
@@ -58,17 +62,21 @@ extension JobService {
     public nonisolated func fail(_ id: UUID, message: String, retryAfter: Duration? = nil, lease: UUID? = nil) async throws -> Job {
         if let retryAfter {
             do {
-                return try await self.store.transition(id, .retryLater, lease: lease, set: """
+                let job = try await self.store.transition(id, .retryLater, lease: lease, set: """
                     , error_message = \(message), run_at = now() + \(retryAfter.milliseconds) * interval '1 millisecond',
                     lease_token = NULL, lease_expires_at = NULL
                     """, where: " AND j.attempt < j.max_attempts", event: .init(kind: "retry_scheduled", message: message))
+                self.metrics.recordEnded(job, outcome: .retried, fromRunning: true)
+                return job
             } catch let error as JobError where error.code == .illegalTransition && error.currentStatus == .inProgress {
                 // No attempts left: fall through to a final failure.
             }
         }
-        return try await self.store.transition(id, .fail, lease: lease, set: """
+        let job = try await self.store.transition(id, .fail, lease: lease, set: """
             , error_message = \(message), finished_at = now(), lease_token = NULL, lease_expires_at = NULL
             """, event: .init(kind: "failed", message: message))
+        self.metrics.recordEnded(job, outcome: .failed, fromRunning: true)
+        return job
     }
 
     /// Cancels a job: a `scheduled` or `failed` one at once; a running one by asking its runner
@@ -82,9 +90,11 @@ extension JobService {
     @discardableResult
     public nonisolated func cancel(_ id: UUID, reason: String? = nil, actor: String? = nil) async throws -> Job {
         do {
-            return try await self.store.transition(id, .cancel, set: """
+            let job = try await self.store.transition(id, .cancel, set: """
                 , finished_at = now(), lease_token = NULL, lease_expires_at = NULL
                 """, where: " AND prev.status <> 'in_progress'", event: .init(kind: "cancelled", message: reason, actor: actor))
+            self.metrics.recordEnded(job, outcome: .cancelled, fromRunning: false)
+            return job
         } catch let error as JobError where error.code == .illegalTransition && error.currentStatus == .inProgress {
             guard let job = try await self.store.requestCancel(id, reason: reason, actor: actor) else {
                 // It finished in between: report what it is now.
@@ -111,8 +121,10 @@ extension JobService {
 
     /// Moves a running job to `cancelled` once its runner has stopped.
     nonisolated func markCancelled(_ id: UUID, lease: UUID, reason: String) async throws -> Job {
-        try await self.store.transition(id, .cancel, lease: lease, set: """
+        let job = try await self.store.transition(id, .cancel, lease: lease, set: """
             , finished_at = now(), error_message = \(reason), lease_token = NULL, lease_expires_at = NULL
             """, event: .init(kind: "cancelled", message: reason))
+        self.metrics.recordEnded(job, outcome: .cancelled, fromRunning: true)
+        return job
     }
 }

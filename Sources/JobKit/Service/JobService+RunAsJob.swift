@@ -1,5 +1,7 @@
 import Foundation
 import LibPQ
+import Logging
+import Tracing
 
 extension JobService {
     /// Runs an async function as a tracked job in this process.
@@ -12,6 +14,10 @@ extension JobService {
     /// Cancellation works both ways: cancelling the calling task ends the job `cancelled`;
     /// cancelling the job from anywhere else (``cancel(_:reason:actor:)`` in any process, the CLI,
     /// SQL) cancels `body`'s task, at once when the service runs, else within a heartbeat.
+    ///
+    /// With a tracer configured, the call is a span `"<type> run"` (a child of the caller's) that
+    /// `body` runs in; its logger carries `jobkit.job.id`, `.type`, `.attempt` and `.queue`; the
+    /// `jobkit.jobs.*` metrics count it (Documentation/Observability.md).
     ///
     /// - Parameters:
     ///   - type: The job's type name, such as `"ocr"`.
@@ -32,54 +38,103 @@ extension JobService {
     ) async throws -> Result {
         var options = options
         if let reference { options.reference = reference }
-        let new = try self.newJob(type, payload: payload, options: options)
+        var new = try self.newJob(type, payload: payload, options: options)
+        guard let span = self.tracing.startSpan("\(type) run", context: ServiceContext.current ?? .topLevel, kind: .internal) else {
+            return try await self.run(new, timeout: options.timeout, span: nil, body)
+        }
+        defer { span.end() }
+        span.updateAttributes { attributes in
+            attributes[JobTracing.Attribute.id] = new.id.uuidString.lowercased()
+            attributes[JobTracing.Attribute.type] = type
+            attributes[JobTracing.Attribute.queue] = options.queue
+        }
+        new.traceContextJSON = self.tracing.carrierJSON(of: span.context)
+        return try await ServiceContext.$current.withValue(span.context) {
+            try await self.run(new, timeout: options.timeout, span: span, body)
+        }
+    }
+
+    /// `runAsJob` once its row is built: inserts it started, runs `body`, stores the outcome.
+    private nonisolated func run<Result: Codable & Sendable>(
+        _ new: JobStore.NewJob,
+        timeout: Duration?,
+        span: (any Span)?,
+        _ body: @escaping @Sendable (JobContext) async throws -> Result
+    ) async throws -> Result {
         let leaseToken = UUID()
-        let job = try await self.store.insertStarted(
-            new,
-            lease: JobLease(owner: self.configuration.workerID, token: leaseToken, expiresAt: Date()),
-            leaseDuration: self.configuration.leaseDuration)
+        let job: Job
+        do {
+            job = try await self.store.insertStarted(
+                new,
+                lease: JobLease(owner: self.configuration.workerID, token: leaseToken, expiresAt: Date()),
+                leaseDuration: self.configuration.leaseDuration)
+        } catch {
+            JobTracing.fail(span, error)
+            throw error
+        }
+        self.metrics.recordStarted(queue: job.queue, type: job.type, waited: nil)
+        span?.attributes[JobTracing.Attribute.attempt] = job.attempt
         let signal = CancelSignal()
         self.localRuns.withLock { $0[job.id] = signal }
         defer { _ = self.localRuns.withLock { $0.removeValue(forKey: job.id) } }
 
-        var logger = self.logger
-        logger[metadataKey: "jobkit.job.id"] = "\(job.id)"
-        logger[metadataKey: "jobkit.job.type"] = "\(type)"
+        let logger = Self.jobLogger(self.logger, job)
         logger.debug("Job started")
-        let context = JobContext(id: job.id, type: type, attempt: job.attempt, lease: leaseToken, logger: logger, service: self, signal: signal)
+        let context = JobContext(id: job.id, type: job.type, attempt: job.attempt, lease: leaseToken, logger: logger, service: self, signal: signal)
+        func ended(_ outcome: String, error: (any Error)? = nil) {
+            span?.attributes[JobTracing.Attribute.outcome] = outcome
+            if let error { JobTracing.fail(span, error) }
+        }
 
-        switch await self.supervise(context, timeout: options.timeout, renewsLease: true, body) {
+        switch await self.supervise(context, timeout: timeout, renewsLease: true, body) {
         case .returned(let value):
             _ = try await Self.shielded { try await self.complete(job.id, result: value, lease: leaseToken) }
+            ended("completed")
             logger.debug("Job done")
             return value
         case .threw(let error):
             if Task.isCancelled {
                 _ = try await Self.shielded { try await self.markCancelled(job.id, lease: leaseToken, reason: "the caller was cancelled") }
+                ended("cancelled")
                 logger.debug("Job cancelled by its caller")
                 throw error
             }
             if signal.isFired {
                 _ = try await Self.shielded { try await self.markCancelled(job.id, lease: leaseToken, reason: "cancellation was requested") }
+                ended("cancelled")
                 logger.debug("Job cancelled on request")
                 throw JobError.cancelled(id: job.id)
             }
             _ = try await Self.shielded { try await self.fail(job.id, message: Self.describe(error), lease: leaseToken) }
+            ended("failed", error: error)
             logger.debug("Job failed", metadata: ["jobkit.job.error": "\(error)"])
             throw error
         case .cancelRequested:
             _ = try await Self.shielded { try await self.markCancelled(job.id, lease: leaseToken, reason: "cancellation was requested") }
+            ended("cancelled")
             logger.debug("Job cancelled on request")
             throw JobError.cancelled(id: job.id)
         case .timedOut(let timeout):
             let error = JobError.timedOut(id: job.id, after: timeout)
             _ = try await Self.shielded { try await self.fail(job.id, message: error.description, lease: leaseToken) }
+            ended("failed", error: error)
             logger.debug("Job timed out")
             throw error
         case .leaseLost(let error):
+            ended("lease_lost", error: error)
             logger.info("Job lease lost; its outcome is left to whoever holds it now")
             throw error
         }
+    }
+
+    /// `logger` with the job's metadata: `jobkit.job.id`, `.type`, `.attempt` and `.queue`.
+    static func jobLogger(_ logger: Logger, _ job: Job) -> Logger {
+        var logger = logger
+        logger[metadataKey: "jobkit.job.id"] = "\(job.id)"
+        logger[metadataKey: "jobkit.job.type"] = "\(job.type)"
+        logger[metadataKey: "jobkit.job.attempt"] = "\(job.attempt)"
+        logger[metadataKey: "jobkit.job.queue"] = "\(job.queue)"
+        return logger
     }
 
     /// Returns `body` wrapped so that every call runs as a tracked job (the decorator form of

@@ -1,8 +1,10 @@
 import Foundation
 import LibPQ
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// Tracks jobs in PostgreSQL: creates them, moves them through their lifecycle, runs async
 /// functions as jobs, and lets anyone observe or cancel them from any process.
@@ -37,6 +39,14 @@ public actor JobService: Service {
         public var heartbeatInterval: Duration
         /// How often observers re-read a job when notifications may be missing. Defaults to 1 second.
         public var pollInterval: Duration
+        /// Where the `jobkit.*` counters, timers and meters go (for this service and the executors
+        /// over it). Defaults to `MetricsSystem.factory` as bootstrapped when the configuration is
+        /// made: bootstrap first. Documentation/Observability.md lists the metrics.
+        public var metricsFactory: any MetricsFactory
+        /// Where spans go (for this service and the executors over it). Defaults to
+        /// `InstrumentationSystem.tracer` as bootstrapped when the configuration is made; with the
+        /// no-op tracer JobKit starts no span and stores no trace context.
+        public var tracer: any Tracer
 
         /// Creates a configuration; every parameter has a default.
         /// - Parameters:
@@ -50,7 +60,9 @@ public actor JobService: Service {
             workerID: String = Configuration.defaultWorkerID,
             leaseDuration: Duration = .seconds(30),
             heartbeatInterval: Duration = .seconds(10),
-            pollInterval: Duration = .seconds(1)
+            pollInterval: Duration = .seconds(1),
+            metricsFactory: any MetricsFactory = MetricsSystem.factory,
+            tracer: any Tracer = InstrumentationSystem.tracer
         ) {
             precondition(SchemaName.isValid(schema), "schema must be a lower-case identifier, not \(schema)")
             precondition(heartbeatInterval < leaseDuration, "heartbeatInterval must be shorter than leaseDuration")
@@ -60,6 +72,8 @@ public actor JobService: Service {
             self.leaseDuration = leaseDuration
             self.heartbeatInterval = heartbeatInterval
             self.pollInterval = pollInterval
+            self.metricsFactory = metricsFactory
+            self.tracer = tracer
         }
 
         /// `host:pid` of this process.
@@ -75,6 +89,10 @@ public actor JobService: Service {
     let store: JobStore
     let logger: Logger
     let listener: PostgresListener
+    /// The `jobkit.*` metrics, over ``Configuration/metricsFactory``.
+    nonisolated let metrics: JobMetrics
+    /// Spans and trace context, over ``Configuration/tracer``.
+    nonisolated let tracing: JobTracing
     /// Cancellation signals of the jobs this process runs with ``runAsJob(_:reference:payload:options:_:)``.
     nonisolated let localRuns = Mutex<[UUID: CancelSignal]>([:])
 
@@ -82,11 +100,14 @@ public actor JobService: Service {
     /// - Parameters:
     ///   - pool: The database.
     ///   - configuration: Schema, identity, leases. Defaults to `.init()`.
-    ///   - logger: Receives `debug` lifecycle entries with `jobkit.job.id` and `jobkit.job.type`.
+    ///   - logger: Receives `debug` lifecycle entries with `jobkit.job.id`, `jobkit.job.type`,
+    ///     `jobkit.job.attempt` and `jobkit.job.queue`.
     public init(pool: PostgresConnectionPool, configuration: Configuration = .init(), logger: Logger = JobKitLogging.noop) {
         self.pool = pool
         self.configuration = configuration
         self.logger = logger
+        self.metrics = JobMetrics(factory: configuration.metricsFactory)
+        self.tracing = JobTracing(tracer: configuration.tracer)
         self.store = JobStore(pool: pool, schema: configuration.schema)
         self.listener = PostgresListener(configuration: pool.connectionConfiguration, logger: logger)
     }
@@ -130,7 +151,13 @@ public actor JobService: Service {
     /// - Returns: The new job.
     /// - Throws: ``JobError`` `.invalidArgument`, `.payloadEncoding`, `.duplicate`; ``PostgresError``.
     public nonisolated func create(_ type: String, payload: some Encodable & Sendable = EmptyPayload(), options: JobOptions = .init()) async throws -> Job {
-        try await self.store.insert(try self.newJob(type, payload: payload, options: options))
+        var new = try self.newJob(type, payload: payload, options: options)
+        let job = try await self.tracing.withEnqueueSpan(type: type, queue: options.queue, count: 1, id: new.id) { traceContext in
+            new.traceContextJSON = traceContext
+            return try await self.store.insert(new)
+        }
+        self.metrics.recordEnqueued(queue: job.queue, type: job.type)
+        return job
     }
 
     /// Returns the job with `uniqueKey`, creating it (race-safely) if there is none.
@@ -149,7 +176,13 @@ public actor JobService: Service {
     ) async throws -> (job: Job, created: Bool) {
         var options = options
         options.uniqueKey = uniqueKey
-        return try await self.store.insertOrGet(try self.newJob(type, payload: payload, options: options), uniqueKey: uniqueKey)
+        var new = try self.newJob(type, payload: payload, options: options)
+        let result = try await self.tracing.withEnqueueSpan(type: type, queue: options.queue, count: 1, id: new.id) { traceContext in
+            new.traceContextJSON = traceContext
+            return try await self.store.insertOrGet(new, uniqueKey: uniqueKey)
+        }
+        if result.created { self.metrics.recordEnqueued(queue: result.job.queue, type: result.job.type) }
+        return result
     }
 
     nonisolated func newJob(_ type: String, payload: some Encodable, options: JobOptions, isEnqueued: Bool = false) throws(JobError) -> JobStore.NewJob {

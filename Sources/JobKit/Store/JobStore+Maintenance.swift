@@ -137,12 +137,39 @@ extension JobStore {
             """)
     }
 
-    func registerWorker(id: String, queues: [String], concurrency: Int, running: Int) async throws {
-        try await self.run("workers.heartbeat", """
+    /// How many jobs of a queue wait in `scheduled`: runnable now, or later (delayed, backing off).
+    struct QueueDepth: Sendable, Hashable {
+        var queue: String
+        var available: Int
+        var scheduled: Int
+    }
+
+    /// Records a worker's heartbeat. With `countingQueues`, the same statement also counts the
+    /// waiting jobs of each of its queues, from the claim index alone (`jobs_claim_idx` holds
+    /// exactly the `scheduled` rows, keyed by queue, with `run_at`).
+    @discardableResult
+    func registerWorker(id: String, queues: [String], concurrency: Int, running: Int, countingQueues: Bool = false) async throws -> [QueueDepth] {
+        let upsert: PostgresQuery = """
             INSERT INTO \(unescaped: self.schema).workers (id, queues, concurrency, running) VALUES (\(id), \(queues), \(concurrency), \(running))
             ON CONFLICT (id) DO UPDATE SET queues = EXCLUDED.queues, concurrency = EXCLUDED.concurrency,
                 running = EXCLUDED.running, last_seen_at = now()
+            """
+        guard countingQueues else {
+            try await self.run("workers.heartbeat", upsert)
+            return []
+        }
+        var query: PostgresQuery = "WITH heartbeat AS ("
+        query.append(upsert)
+        query.append("""
+            )
+            SELECT q, d.available, d.later FROM unnest(\(queues)::text[]) AS q, LATERAL (
+                SELECT count(*) FILTER (WHERE run_at <= now()) AS available, count(*) FILTER (WHERE run_at > now()) AS later
+                FROM \(unescaped: self.jobs) WHERE status = 'scheduled' AND queue = q) AS d
             """)
+        return try await self.run("workers.heartbeatDepth", query).map { row in
+            let (queue, available, later) = try row.decode((String, Int, Int).self)
+            return QueueDepth(queue: queue, available: available, scheduled: later)
+        }
     }
 
     func unregisterWorker(id: String) async throws {

@@ -37,11 +37,11 @@ extension JobStore {
                     rows.append(
                         job.id, options.queue, job.type, Int16(options.priority), job.payloadJSON, options.maxAttempts ?? 1,
                         options.reference?.type, options.reference?.id, options.timeout.map { Int($0.milliseconds) },
-                        options.concurrencyKey)
+                        options.concurrencyKey, job.traceContextJSON)
                 }
                 try await connection.copyFrom("""
                     COPY \(self.jobs) (id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, timeout_ms, \
-                    concurrency_key) FROM STDIN
+                    concurrency_key, trace_context) FROM STDIN
                     """, rows: rows)
                 let notify: PostgresQuery = "SELECT pg_notify(\(self.enqueuedChannel), q) FROM unnest(\(queues)) AS q"
                 try await connection.query(notify.named("jobs.enqueueNotify"))
@@ -96,14 +96,16 @@ extension JobStore {
                 FROM unnest(\(rows.map(\.id)), \(rowOptions.map(\.queue)), \(rows.map(\.type)), \(rowOptions.map { Int16($0.priority) }),
                             \(rows.map(\.payloadJSON)), \(rowOptions.map { Int32($0.maxAttempts ?? 1) }), \(rowOptions.map(\.reference?.type)),
                             \(rowOptions.map(\.reference?.id)), \(rowOptions.map(\.uniqueKey)), \(rowOptions.map(\.runAt)),
-                            \(rowOptions.map { $0.timeout.map { Int($0.milliseconds) } }), \(rowOptions.map(\.concurrencyKey)), \(rowMaterials))
+                            \(rowOptions.map { $0.timeout.map { Int($0.milliseconds) } }), \(rowOptions.map(\.concurrencyKey)), \(rowMaterials),
+                            \(rows.map(\.traceContextJSON)))
                     WITH ORDINALITY AS u(id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at,
-                         timeout_ms, concurrency_key, material, ordinal)),
+                         timeout_ms, concurrency_key, material, trace_context, ordinal)),
             ins AS (
                 INSERT INTO \(unescaped: self.jobs) AS j (id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id,
-                    unique_key, run_at, timeout_ms, concurrency_key, unique_states)
+                    unique_key, run_at, timeout_ms, concurrency_key, unique_states, trace_context)
                 SELECT id, queue, job_type, priority, payload::jsonb, max_attempts, reference_type, reference_id,
-                    key, COALESCE(run_at, now()), timeout_ms, concurrency_key, \(unique?.statesLiteral)::\(unescaped: self.statusType)[]
+                    key, COALESCE(run_at, now()), timeout_ms, concurrency_key, \(unique?.statesLiteral)::\(unescaped: self.statusType)[],
+                    trace_context::jsonb
                 FROM input ORDER BY ordinal
             """
         switch unique?.onConflict {

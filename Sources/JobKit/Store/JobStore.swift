@@ -40,11 +40,11 @@ struct JobStore: Sendable {
         \(prefix)max_attempts, \(prefix)progress::int4 AS progress, \(prefix)current_step, \(prefix)reference_type, \
         \(prefix)reference_id, \(prefix)unique_key, \(prefix)run_at, \(prefix)created_at, \(prefix)started_at, \
         \(prefix)finished_at, \(prefix)updated_at, \(prefix)timeout_ms, \(prefix)lease_owner, \(prefix)lease_token, \
-        \(prefix)lease_expires_at, \(prefix)cancel_requested_at, \(prefix)concurrency_key
+        \(prefix)lease_expires_at, \(prefix)cancel_requested_at, \(prefix)concurrency_key, \(prefix)trace_context::text AS trace_context
         """
     }
 
-    static let columnCount = 26
+    static let columnCount = 27
 
     /// Reads a job from the columns of ``columns(_:)`` starting at `offset`.
     static func job(from row: PostgresRow, at offset: Int = 0) throws -> Job {
@@ -88,7 +88,8 @@ struct JobStore: Sendable {
             timeout: timeout.map { .milliseconds($0) },
             lease: lease,
             cancelRequestedAt: try value(24),
-            concurrencyKey: try value(25))
+            concurrencyKey: try value(25),
+            traceContextJSON: try value(26))
     }
 
     // MARK: - Creating
@@ -99,6 +100,8 @@ struct JobStore: Sendable {
         var type: String
         var payloadJSON: String
         var options: JobOptions
+        /// The enqueuing span's context, as ``JobTracing/carrierJSON(of:)`` writes it.
+        var traceContextJSON: String?
     }
 
     private func values(_ new: NewJob) -> PostgresQuery {
@@ -107,13 +110,13 @@ struct JobStore: Sendable {
         let query: PostgresQuery = """
             \(new.id), \(options.queue), \(new.type), \(options.priority)::int2, \(new.payloadJSON)::jsonb, \(options.maxAttempts ?? 1)::int4, \
             \(options.reference?.type), \(options.reference?.id), \(options.uniqueKey), COALESCE(\(options.runAt), now()), \
-            \(timeout), \(options.concurrencyKey)
+            \(timeout), \(options.concurrencyKey), \(new.traceContextJSON)::jsonb
             """
         return query
     }
 
     private static let insertColumns =
-        "id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at, timeout_ms, concurrency_key"
+        "id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at, timeout_ms, concurrency_key, trace_context"
 
     /// The predicate of `jobs_unique_key_idx`: a key counts while its job is in one of its states.
     static let uniqueKeyHeld = "unique_key IS NOT NULL AND (unique_states IS NULL OR status = ANY (unique_states))"
