@@ -19,7 +19,8 @@ struct JobKitBench: AsyncParsableCommand {
             A: enqueue N jobs in one enqueueMany call (timed, payloads built inside the timing).
             B: N jobs pre-enqueued (untimed); one executor at --concurrency drains them; the clock
                stops when the handler has run N times and a separate connection sees no
-               scheduled or in_progress job.
+               scheduled or in_progress job. With --schedules N, a JobScheduler registers and leads
+               N hourly schedules (into another queue) while the executor drains.
             C: an executor at --concurrency idles 1.5 s; N jobs are then enqueued one at a time on
                an absolute --interval-ms schedule; latency = handler start - payload ts.
             S: N jobs enqueued one enqueue call at a time, sequentially.
@@ -66,6 +67,9 @@ struct JobKitBench: AsyncParsableCommand {
     @Option(name: .customLong("poll-interval-ms"), help: "B and C: the executor's pollInterval in ms (default: JobKit's default, 1000).")
     var pollIntervalMs: Int?
 
+    @Option(help: "B: register this many hourly schedules (spread over the hour) and run a JobScheduler while draining.")
+    var schedules: Int = 0
+
     var count: Int {
         if let n { return n }
         switch self.workload {
@@ -82,6 +86,7 @@ struct JobKitBench: AsyncParsableCommand {
         guard self.intervalMs >= 0 else { throw ValidationError("--interval-ms must not be negative") }
         if let poolConnections, poolConnections < 1 { throw ValidationError("--pool-connections must be at least 1") }
         if let pollIntervalMs, pollIntervalMs < 1 { throw ValidationError("--poll-interval-ms must be at least 1") }
+        guard self.schedules >= 0 else { throw ValidationError("--schedules must not be negative") }
     }
 
     func run() async throws {
@@ -102,8 +107,9 @@ struct JobKitBench: AsyncParsableCommand {
             var executorConfiguration = JobExecutor.Configuration(concurrency: self.concurrency)
             if self.pollOnly { executorConfiguration.usesNotifications = false }
             if let pollIntervalMs { executorConfiguration.pollInterval = .milliseconds(pollIntervalMs) }
-            let workloads = Workloads(
+            var workloads = Workloads(
                 jobs: jobs, observer: observer, n: self.count, executorConfiguration: executorConfiguration, intervalMs: self.intervalMs)
+            workloads.schedules = self.schedules
             Log.info("workload \(self.workload.rawValue), n \(self.count), run \(self.runLabel), variant \(self.variant)")
             switch self.workload {
             case .A: outcome = .success(try await workloads.bulkEnqueue())

@@ -104,7 +104,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         self.text = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
         self.hasSeconds = fields.count == 6
         let offset = self.hasSeconds ? 1 : 0
-        self.seconds = self.hasSeconds ? try Self.parse(fields[0], .second, in: trimmed) : 1
+        self.seconds = try self.hasSeconds ? Self.parse(fields[0], .second, in: trimmed) : 1
         self.minutes = try Self.parse(fields[offset], .minute, in: trimmed)
         self.hours = try Self.parse(fields[offset + 1], .hour, in: trimmed)
         self.daysOfMonth = try Self.parse(fields[offset + 2], .dayOfMonth, in: trimmed)
@@ -154,7 +154,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
                 step = value
             }
             let base = parts[0]
-            var low: Int
+            let low: Int
             var high: Int
             if base == "*" || (base == "?" && (field == .dayOfMonth || field == .dayOfWeek)) {
                 low = field.range.lowerBound

@@ -10,6 +10,17 @@ public struct SchedulerReport: Sendable, Hashable {
         public var from: Date
         /// …up to (not including) this instant.
         public var until: Date
+
+        /// Creates a record of skipped ticks.
+        /// - Parameters:
+        ///   - name: The schedule.
+        ///   - from: The first tick left out.
+        ///   - until: The instant the ticks left out end before.
+        public init(name: String, from: Date, until: Date) {
+            self.name = name
+            self.from = from
+            self.until = until
+        }
     }
 
     /// The time the pass planned for (the `now` it was given).
