@@ -33,41 +33,11 @@ struct ScheduleMultiProcessTests {
     /// they are all ready, stops them, and checks every tick's job.
     static func tenTicks(_ fixture: JobKitFixture, extra: [String], killsLeaderAfter killAfter: Int? = nil) async throws {
         try await MultiProcessTests.createRunsTable(fixture)
-        let names = ["s1", "s2", "s3"]
-        var window: (first: Date, last: Date)?
-        try await withWorkerProcesses { workers in
-            let processes = try names.map { name in
-                try workers.start(name: name, arguments: MultiProcessTests.arguments(
-                    fixture, workerID: name, mode: "schedule", concurrency: 2,
-                    ["--poll-ms", "200", "--scheduler-poll-ms", "200", "--rescue-ms", "300"] + extra))
-            }
-            for process in processes { try await process.waitUntilReady() }
-            let now = try await fixture.databaseNow()
-            let first = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down) + 2)
-            let last = first.addingTimeInterval(9)
-            window = (first, last)
-
-            var survivors = processes
-            if let killAfter {
-                try await MultiProcessTests.waitFor("\(killAfter) ticks of the window", watching: processes) {
-                    try await Self.jobs(fixture).filter { $0.tick >= first && $0.tick <= last }.count >= killAfter
-                }
-                let leader = try #require(processes.first { $0.log.contains("Leading the scheduler") }, "no process leads")
-                leader.kill()
-                #expect(try await leader.waitForExit() == .signalled(SIGKILL))
-                survivors.removeAll { $0 === leader }
-            }
-            try await MultiProcessTests.waitFor("the ten ticks' jobs to be done", timeout: .seconds(60), watching: survivors) {
-                let done = try await Self.jobs(fixture).filter { $0.tick >= first && $0.tick <= last && $0.status == "done" }
-                return done.count >= 10
-            }
-            for process in survivors { process.terminate() }
-            for process in survivors {
-                let exit = try await process.waitForExit()
-                #expect(exit == .exited(0), "\(process.name) \(exit); its log:\n\(process.log)")
-            }
+        // A function of its own, not a closure that captures and sets a variable: that crashes
+        // Swift 6.3.1's region-isolation checker (SendNonSendable, signal 6).
+        let (first, last) = try await withWorkerProcesses { workers in
+            try await Self.runWorkers(workers, fixture, extra: extra, killsLeaderAfter: killAfter)
         }
-        let (first, last) = try #require(window)
 
         // Every process has stopped: nothing can be enqueued any more.
         let jobs = try await Self.jobs(fixture)
@@ -98,6 +68,42 @@ struct ScheduleMultiProcessTests {
         #expect(schedule.jobType == "mp.tick")
         #expect(schedule.expression == "* * * * * *")
         #expect(try #require(schedule.lastTickAt) >= last)
+    }
+
+    /// Starts the three workers, waits for the ten ticks of the window to be done (killing the
+    /// leader after `killAfter` of them), stops the others, and returns the window.
+    static func runWorkers(
+        _ workers: WorkerProcesses, _ fixture: JobKitFixture, extra: [String], killsLeaderAfter killAfter: Int?
+    ) async throws -> (first: Date, last: Date) {
+        let processes = try ["s1", "s2", "s3"].map { name in
+            try workers.start(name: name, arguments: MultiProcessTests.arguments(
+                fixture, workerID: name, mode: "schedule", concurrency: 2,
+                ["--poll-ms", "200", "--scheduler-poll-ms", "200", "--rescue-ms", "300"] + extra))
+        }
+        for process in processes { try await process.waitUntilReady() }
+        let now = try await fixture.databaseNow()
+        let first = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down) + 2)
+        let last = first.addingTimeInterval(9)
+
+        var survivors = processes
+        if let killAfter {
+            try await MultiProcessTests.waitFor("\(killAfter) ticks of the window", watching: processes) {
+                try await Self.jobs(fixture).filter { $0.tick >= first && $0.tick <= last }.count >= killAfter
+            }
+            let leader = try #require(processes.first { $0.log.contains("Leading the scheduler") }, "no process leads")
+            leader.kill()
+            #expect(try await leader.waitForExit() == .signalled(SIGKILL))
+            survivors.removeAll { $0 === leader }
+        }
+        try await MultiProcessTests.waitFor("the ten ticks' jobs to be done", timeout: .seconds(60), watching: survivors) {
+            try await Self.jobs(fixture).filter { $0.tick >= first && $0.tick <= last && $0.status == "done" }.count >= 10
+        }
+        for process in survivors { process.terminate() }
+        for process in survivors {
+            let exit = try await process.waitForExit()
+            #expect(exit == .exited(0), "\(process.name) \(exit); its log:\n\(process.log)")
+        }
+        return (first, last)
     }
 
     /// The `mp.tick` jobs, by tick.

@@ -39,10 +39,10 @@ struct SchedulingGuide {
     func checkExpression() {
         do {
             _ = try CronExpression("0 25 * * *")
-        } catch let error as ScheduleError {
+        } catch {
             // invalid cron expression "0 25 * * *": the hour field "25" is out of range 0-23
             print(error.description, error.field == .hour)
-        } catch {}
+        }
     }
 
     func lastNightsJob(_ jobs: JobService, tick: Date) async throws -> Job? {
