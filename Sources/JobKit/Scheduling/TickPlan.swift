@@ -10,7 +10,8 @@ import Foundation
 struct TickPlan: Sendable, Hashable {
     /// The ticks to enqueue, oldest first.
     var ticks: [Date] = []
-    /// The missed ticks left out, if any: every tick in this range.
+    /// The missed ticks left out, if any: every tick in this range; its end is the first tick
+    /// not left out (or the cutoff, when none follows).
     var skipped: Range<Date>?
     /// The schedule's next pending tick after this plan: the first tick after `now`.
     var next: Date?
@@ -49,7 +50,7 @@ struct TickPlan: Sendable, Hashable {
             switch policy {
             case .skip:
                 tick = timing.nextTick(after: resume, in: timeZone)
-                plan.skipped = first..<(tick.map { min($0, cutoff) } ?? cutoff)
+                plan.skipped = first..<(tick ?? cutoff)
             case .backfill(let limit):
                 // The latest `limit` missed ticks: kept[head...] is a window over the walk.
                 var kept: [Date] = []
