@@ -117,6 +117,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         try self.checkDaysExist(fields[offset + 2], in: trimmed)
     }
 
+    /// The expression's ``text``.
     public var description: String { self.text }
 
     // MARK: - Parsing

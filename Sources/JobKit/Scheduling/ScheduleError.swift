@@ -27,6 +27,7 @@ public struct ScheduleError: Error, Sendable {
         /// No schedule has that name.
         public static let notFound = Code(base: .notFound)
 
+        /// The code's name, such as `invalidExpression`.
         public var description: String { self.base.rawValue }
     }
 
@@ -94,10 +95,13 @@ public struct ScheduleError: Error, Sendable {
 }
 
 extension ScheduleError: Equatable {
+    /// Errors are equal when their codes are.
     public static func == (lhs: ScheduleError, rhs: ScheduleError) -> Bool { lhs.code == rhs.code }
 }
 
 extension ScheduleError: CustomStringConvertible {
+    /// What is wrong, naming the field and text at fault; safe to show (it holds only what the
+    /// caller wrote).
     public var description: String {
         switch self.code.base {
         case .invalidExpression:
@@ -112,6 +116,7 @@ extension ScheduleError: CustomStringConvertible {
 }
 
 extension ScheduleError: CustomDebugStringConvertible {
+    /// The description with the code and the caller's file and line.
     public var debugDescription: String {
         "ScheduleError(code: \(self.code), \(self.description), at: \(self.file):\(self.line))"
     }
