@@ -8,7 +8,7 @@ struct JobKitCommand: AsyncParsableCommand {
         abstract: "Track and run jobs durably in PostgreSQL.",
         discussion: """
             The database is --database-url, else DATABASE_URL, else libpq's PG* variables.
-            Read commands (stats, health, list, show, validate) take --json: sorted keys, ISO-8601 dates.
+            Read commands (stats, health, list, show, validate, schedules) take --json: sorted keys, ISO-8601 dates.
 
             Exit codes:
               0  success
@@ -22,7 +22,7 @@ struct JobKitCommand: AsyncParsableCommand {
             """,
         subcommands: [
             Demo.self, Migrate.self, Serve.self,
-            Stats.self, Health.self, List.self, Show.self, Watch.self,
+            Stats.self, Health.self, List.self, Show.self, Watch.self, Schedules.self,
             Cancel.self, Retry.self, ForceFail.self, ForceReset.self,
             Cleanup.self, Recover.self, Validate.self,
             Queues.self, Pause.self, Resume.self, Limit.self,

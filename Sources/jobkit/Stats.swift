@@ -25,6 +25,7 @@ struct Stats: AsyncParsableCommand {
         Swift.print("run time over \(window): mean \(TextOutput.seconds(stats.averageProcessingSeconds)), p95 \(TextOutput.seconds(stats.p95ProcessingSeconds))")
         Swift.print("finished in the last minute: \(stats.finishedLastMinute)")
         Swift.print("oldest runnable: \(TextOutput.date(stats.oldestScheduledAt)), oldest running since: \(TextOutput.date(stats.oldestInProgressStartedAt))")
+        Swift.print("periodic schedules: \(stats.schedules)")
         for (title, groups) in [("QUEUE", stats.byQueue), ("TYPE", stats.byType)] where !groups.isEmpty {
             Swift.print("")
             Swift.print(TextOutput.table(

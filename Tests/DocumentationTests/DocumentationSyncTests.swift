@@ -81,10 +81,16 @@ struct DocumentationSyncTests {
     }
 
     /// All sample sources, each normalised and framed by newlines so matches fall on whole lines.
+    /// The compiled samples: this target's `Samples/`, and the guide samples other test targets
+    /// compile beside the tests that run them (`Tests/JobKitTests/*Guide*.swift`).
     static let samples: [String] = {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: samplesDirectory.path)) ?? []
-        return names.filter { $0.hasSuffix(".swift") }.sorted().compactMap { name in
-            (try? String(contentsOf: samplesDirectory.appendingPathComponent(name), encoding: .utf8)).map { "\n" + normalised($0) + "\n" }
+        let own = names.filter { $0.hasSuffix(".swift") }.sorted().map { samplesDirectory.appendingPathComponent($0) }
+        let jobKitTests = packageRoot.appendingPathComponent("Tests/JobKitTests")
+        let others = ((try? FileManager.default.contentsOfDirectory(atPath: jobKitTests.path)) ?? [])
+            .filter { $0.contains("Guide") && $0.hasSuffix(".swift") }.sorted().map { jobKitTests.appendingPathComponent($0) }
+        return (own + others).compactMap { file in
+            (try? String(contentsOf: file, encoding: .utf8)).map { "\n" + normalised($0) + "\n" }
         }
     }()
 

@@ -8,9 +8,10 @@ import ServiceLifecycle
 /// kill it and start it again, then read what it did from the database.
 ///
 /// ```
-/// jobkit-test-worker --database-url URL --worker-id ID --concurrency N --mode drain|block
+/// jobkit-test-worker --database-url URL --worker-id ID --concurrency N --mode drain|block|schedule
 ///     [--executors 1] [--lease-ms 1000] [--heartbeat-ms 300] [--rescue-ms 300] [--poll-ms 1000]
 ///     [--grace-ms 30000] [--pool-size 10] [--finish-blocked] [--exit-with-parent] [--log-level info]
+///     [--cron "* * * * * *"] [--scheduler-poll-ms 200] [--no-leader-election]
 /// ```
 ///
 /// - `drain` runs `mp.count` jobs (payload `{"n": Int}`): each run inserts `(job_id, worker_id)`
@@ -18,6 +19,9 @@ import ServiceLifecycle
 /// - `block` runs `mp.block` jobs: each run inserts `(job_id, worker_id)` into `mp_runs`, then
 ///   sleeps 10 minutes (so a test can kill the process mid-job), or, with `--finish-blocked`,
 ///   returns at once. Each mode registers only its own handler.
+/// - `schedule` runs a ``JobScheduler`` with one schedule, `mp-tick` on `--cron` (every second by
+///   default), and executors for its `mp.tick` jobs, which record their runs as `drain` does.
+///   With `--no-leader-election` every such process enqueues ticks, as if each believed it led.
 ///
 /// It prints `ready` on stdout once the database answered and the executors were started, and
 /// exits 0 after a graceful shutdown on SIGTERM (SIGINT cancels). With `--exit-with-parent` it
@@ -63,11 +67,14 @@ enum WorkerMain {
 
         let workerIDs = options.executors == 1 ? [options.workerID] : (0..<options.executors).map { "\(options.workerID)-\(Self.suffix($0))" }
         let executors = workerIDs.map { workerID in
-            JobExecutor(
+            let handler: any JobHandler = switch options.mode {
+            case .drain: CountHandler(pool: pool, workerID: workerID, duration: options.jobDuration)
+            case .block: BlockHandler(pool: pool, workerID: workerID, finishesAtOnce: options.finishesBlocked)
+            case .schedule: TickHandler(pool: pool, workerID: workerID)
+            }
+            return JobExecutor(
                 service: jobs,
-                handlers: options.mode == .drain
-                    ? [CountHandler(pool: pool, workerID: workerID, duration: options.jobDuration)]
-                    : [BlockHandler(pool: pool, workerID: workerID, finishesAtOnce: options.finishesBlocked)],
+                handlers: [handler],
                 configuration: .init(
                     concurrency: options.concurrency, pollInterval: options.pollInterval,
                     shutdownGracePeriod: options.gracePeriod, rescueInterval: options.rescueInterval, workerID: workerID),
@@ -76,6 +83,13 @@ enum WorkerMain {
         // Shutdown runs in reverse order: the executors stop (and release their jobs) before the service.
         var services: [any Service] = [jobs]
         services += executors.map { $0 as any Service }
+        if options.mode == .schedule {
+            let schedule = try JobSchedule(TickHandler.scheduleName, TickHandler.self, payload: EmptyPayload(), cron: options.cron)
+            services.append(JobScheduler(
+                service: jobs, schedules: [schedule],
+                configuration: .init(pollInterval: options.schedulerPollInterval, electsLeader: options.electsLeader),
+                logger: logger))
+        }
         services.append(ReadySignal())
         let group = ServiceGroup(
             services: services,
@@ -142,6 +156,20 @@ struct BlockHandler: JobHandler {
     }
 }
 
+/// `mp.tick`: the job of the `mp-tick` schedule; records the run and returns.
+struct TickHandler: JobHandler {
+    typealias Payload = EmptyPayload
+    static let type = "mp.tick"
+    static let scheduleName = "mp-tick"
+    let pool: PostgresConnectionPool
+    let workerID: String
+
+    func run(_ payload: EmptyPayload, context: JobContext) async throws -> EmptyPayload {
+        try await recordRun(of: context.id, by: self.workerID, on: self.pool)
+        return EmptyPayload()
+    }
+}
+
 // MARK: - Readiness
 
 /// Prints `ready` when the service group runs, then waits for shutdown.
@@ -176,7 +204,7 @@ enum ParentWatch {
 // MARK: - Options
 
 struct Options: Sendable {
-    enum Mode: String, Sendable { case drain, block }
+    enum Mode: String, Sendable { case drain, block, schedule }
 
     struct UsageError: Error, CustomStringConvertible {
         var description: String
@@ -197,11 +225,15 @@ struct Options: Sendable {
     var jobDuration = Duration.zero
     var exitsWithParent = false
     var logLevel = Logger.Level.info
+    var cron = "* * * * * *"
+    var schedulerPollInterval = Duration.milliseconds(200)
+    var electsLeader = true
 
     static let usage = """
-        usage: jobkit-test-worker --database-url URL --worker-id ID --concurrency N --mode drain|block
+        usage: jobkit-test-worker --database-url URL --worker-id ID --concurrency N --mode drain|block|schedule
                [--executors N] [--lease-ms MS] [--heartbeat-ms MS] [--rescue-ms MS] [--poll-ms MS]
                [--grace-ms MS] [--pool-size N] [--job-ms MS] [--finish-blocked] [--exit-with-parent] [--log-level LEVEL]
+               [--cron EXPRESSION] [--scheduler-poll-ms MS] [--no-leader-election]
         """
 
     init(_ arguments: some Collection<String>) throws {
@@ -236,6 +268,9 @@ struct Options: Sendable {
             case "--finish-blocked": self.finishesBlocked = true
             case "--job-ms": self.jobDuration = .milliseconds(try number(flag, minimum: 0))
             case "--exit-with-parent": self.exitsWithParent = true
+            case "--cron": self.cron = try value(flag)
+            case "--scheduler-poll-ms": self.schedulerPollInterval = .milliseconds(try number(flag, minimum: 1))
+            case "--no-leader-election": self.electsLeader = false
             case "--log-level":
                 let text = try value(flag)
                 guard let level = Logger.Level(rawValue: text) else { throw UsageError(description: "unknown log level \(text)") }

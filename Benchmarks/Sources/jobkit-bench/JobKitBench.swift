@@ -19,7 +19,8 @@ struct JobKitBench: AsyncParsableCommand {
             A: enqueue N jobs in one enqueueMany call (timed, payloads built inside the timing).
             B: N jobs pre-enqueued (untimed); one executor at --concurrency drains them; the clock
                stops when the handler has run N times and a separate connection sees no
-               scheduled or in_progress job.
+               scheduled or in_progress job. With --schedules N, a JobScheduler registers and leads
+               N hourly schedules (into another queue) while the executor drains.
             C: an executor at --concurrency idles 1.5 s; N jobs are then enqueued one at a time on
                an absolute --interval-ms schedule; latency = handler start - payload ts.
             S: N jobs enqueued one enqueue call at a time, sequentially.
@@ -78,6 +79,8 @@ struct JobKitBench: AsyncParsableCommand {
 
     @Option(help: "Stand-in backends for JobKit's metrics and spans: none (JobKit's no-op defaults), metrics, tracing or all.")
     var observability: Observability = .none
+    @Option(help: "B: register this many hourly schedules (spread over the hour) and run a JobScheduler while draining.")
+    var schedules: Int = 0
 
     var count: Int {
         if let n { return n }
@@ -97,6 +100,7 @@ struct JobKitBench: AsyncParsableCommand {
         if let pollIntervalMs, pollIntervalMs < 1 { throw ValidationError("--poll-interval-ms must be at least 1") }
         if let keyLimit, keyLimit < 1 { throw ValidationError("--key-limit must be at least 1") }
         guard self.keys >= 1 else { throw ValidationError("--keys must be at least 1") }
+        guard self.schedules >= 0 else { throw ValidationError("--schedules must not be negative") }
     }
 
     func run() async throws {
@@ -124,9 +128,10 @@ struct JobKitBench: AsyncParsableCommand {
             var executorConfiguration = JobExecutor.Configuration(concurrency: self.concurrency)
             if self.pollOnly { executorConfiguration.usesNotifications = false }
             if let pollIntervalMs { executorConfiguration.pollInterval = .milliseconds(pollIntervalMs) }
-            let workloads = Workloads(
+            var workloads = Workloads(
                 jobs: jobs, observer: observer, n: self.count, executorConfiguration: executorConfiguration, intervalMs: self.intervalMs,
                 keyLimit: self.keyLimit, keys: self.keys)
+            workloads.schedules = self.schedules
             Log.info("workload \(self.workload.rawValue), n \(self.count), run \(self.runLabel), variant \(self.variant)")
             switch self.workload {
             case .A: outcome = .success(try await workloads.bulkEnqueue())

@@ -14,6 +14,8 @@ struct Workloads {
     /// B: a fleet-wide per-key limit on the queue, and the number of keys the jobs spread over.
     let keyLimit: Int?
     let keys: Int
+    /// B: periodic schedules registered (and a scheduler leading them) while draining.
+    var schedules = 0
 
     // MARK: - A: bulk enqueue
 
@@ -81,9 +83,12 @@ struct Workloads {
 
         let recorder = RunRecorder(target: self.n, recordsLatency: false)
         let executor = self.executor(recorder)
+        let scheduler = self.schedules > 0 ? try self.scheduler() : nil
         let clock = ContinuousClock()
         let start = clock.now
         let running = Task { try await executor.run() }
+        // The scheduler registers its schedules and leads them inside the timed part.
+        let scheduling = scheduler.map { scheduler in Task { try await scheduler.run() } }
         let reached = await recorder.waitForTarget(timeout: .seconds(600))
         guard reached else {
             running.cancel()
@@ -96,8 +101,11 @@ struct Workloads {
             try await Task.sleep(for: .milliseconds(10))
         }
         let elapsed = (clock.now - start).seconds
+        let schedulerLed = scheduler?.isLeader ?? false
         running.cancel()
         try? await running.value
+        scheduling?.cancel()
+        try? await scheduling?.value
         let done = try await self.countJobs(status: "done")
         guard done == self.n else { throw BenchFailure("\(done) of \(self.n) jobs are done") }
 
@@ -113,7 +121,57 @@ struct Workloads {
             report["keys"] = self.keys
         }
         self.describeExecutor(executor, in: &report)
+        if let scheduler {
+            report["schedules"] = self.schedules
+            report["schedule_jobs_enqueued"] = try await self.countJobs(queue: Self.scheduleQueue)
+            report["scheduler_led"] = schedulerLed
+            try await self.measureTickCost(in: &report)
+        }
         return report
+    }
+
+    // MARK: - B with periodic schedules
+
+    /// The queue the benchmark's schedules enqueue into: no executor serves it, so their jobs
+    /// neither count towards B nor take its workers.
+    static let scheduleQueue = "bench-cron"
+
+    /// N hourly schedules, spread evenly over the hour (one tick every 3,600 / N seconds).
+    private func benchSchedules(prefix: String = "bench") throws -> [JobSchedule] {
+        try (0..<self.schedules).map { index in
+            let second = index * 3600 / self.schedules
+            return try JobSchedule(
+                "\(prefix)-\(index)", jobType: "bench.cron", timing: .cron(try CronExpression("\(second % 60) \(second / 60) * * * *")),
+                options: .init(queue: Self.scheduleQueue))
+        }
+    }
+
+    private func scheduler() throws -> JobScheduler {
+        JobScheduler(service: self.jobs, schedules: try self.benchSchedules())
+    }
+
+    /// Untimed, after the drain: what registering N schedules costs, and one pass of the
+    /// scheduler with all N due at once (N jobs in one statement): the worst tick.
+    private func measureTickCost(in report: inout Report) async throws {
+        let clock = ContinuousClock()
+        _ = try await self.observer.query("DELETE FROM \(unescaped: self.jobs.configuration.schema).schedules")
+        let schedules = try self.benchSchedules(prefix: "burst")
+        let registeredAt = Date()
+        var start = clock.now
+        try await self.jobs.registerSchedules(schedules, at: registeredAt)
+        report["register_ms"] = (clock.now - start).seconds * 1000
+        start = clock.now
+        try await self.jobs.registerSchedules(schedules, at: registeredAt)
+        report["register_unchanged_ms"] = (clock.now - start).seconds * 1000
+        // An hour later every one of them is due: one pass enqueues them all.
+        let pass = JobScheduler(service: self.jobs, configuration: .init(missedTickThreshold: .seconds(7200), batchSize: max(1, self.schedules * 2)))
+        start = clock.now
+        let all = try await pass.runOnce(at: registeredAt.addingTimeInterval(3601))
+        report["tick_all_ms"] = (clock.now - start).seconds * 1000
+        report["tick_all_enqueued"] = all.enqueued
+        start = clock.now
+        _ = try await pass.runOnce(at: registeredAt.addingTimeInterval(3601))
+        report["idle_pass_ms"] = (clock.now - start).seconds * 1000
     }
 
     // MARK: - C: enqueue-to-start latency
@@ -263,6 +321,11 @@ struct Workloads {
         report["executor_uses_notifications"] = executor.configuration.usesNotifications
     }
 
+    private func countJobs(queue: String) async throws -> Int {
+        let table = "\(self.jobs.configuration.schema).jobs"
+        return try await self.observer.query("SELECT count(*) FROM \(unescaped: table) WHERE queue = \(queue)").first?.decode(Int.self, at: 0) ?? -1
+    }
+
     private func countJobs(status: String? = nil) async throws -> Int {
         let table = "\(self.jobs.configuration.schema).jobs"
         let query: PostgresQuery = status.map { "SELECT count(*) FROM \(unescaped: table) WHERE status::text = \($0)" }
@@ -273,7 +336,7 @@ struct Workloads {
     private func countUnfinished() async throws -> Int {
         let table = "\(self.jobs.configuration.schema).jobs"
         let rows = try await self.observer.query(
-            "SELECT count(*) FROM \(unescaped: table) WHERE status IN ('scheduled', 'in_progress')")
+            "SELECT count(*) FROM \(unescaped: table) WHERE status IN ('scheduled', 'in_progress') AND queue <> \(Self.scheduleQueue)")
         return try rows.first?.decode(Int.self, at: 0) ?? -1
     }
 }

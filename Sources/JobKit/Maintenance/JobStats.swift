@@ -26,6 +26,8 @@ public struct JobStats: Sendable, Hashable, Codable {
     public var oldestScheduledAt: Date?
     /// When the oldest running job started.
     public var oldestInProgressStartedAt: Date?
+    /// Periodic schedules registered (see ``JobService/schedules()``).
+    public var schedules: Int = 0
 }
 
 /// Whether JobKit can work: the database, the schema, maintenance and the workers.

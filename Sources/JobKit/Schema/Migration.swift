@@ -238,5 +238,47 @@ extension Migration {
                 ALTER TABLE {schema}.jobs DROP COLUMN trace_context;
                 """
         ),
+        Migration(
+            version: 6,
+            name: "periodic job schedules",
+            up: """
+                -- Periodic schedules, as registered by any process: what the scheduler leader
+                -- enqueues from, and what `jobkit schedules` and the admin API list. next_tick_at is
+                -- the first tick not yet enqueued (or skipped); the leader moves it forward with a
+                -- compare-and-set on (next_tick_at, revision) in the statement that enqueues the
+                -- tick's job, so a tick is enqueued once however many schedulers race.
+                CREATE TABLE {schema}.schedules (
+                    name text PRIMARY KEY CHECK (name <> ''),
+                    job_type text NOT NULL CHECK (job_type <> ''),
+                    queue text NOT NULL,
+                    priority smallint NOT NULL DEFAULT 0,
+                    max_attempts integer NOT NULL DEFAULT 1 CHECK (max_attempts >= 1),
+                    timeout_ms bigint CHECK (timeout_ms > 0),
+                    reference_type text,
+                    reference_id text,
+                    payload jsonb NOT NULL DEFAULT '{}',
+                    kind text NOT NULL CHECK (kind IN ('cron', 'interval')),
+                    expression text NOT NULL,
+                    interval_seconds bigint CHECK (interval_seconds >= 1),
+                    time_zone text NOT NULL,
+                    missed_ticks text NOT NULL CHECK (missed_ticks IN ('skip', 'backfill')),
+                    backfill_limit integer CHECK (backfill_limit >= 1),
+                    next_tick_at timestamptz,
+                    last_tick_at timestamptz,
+                    last_enqueued_at timestamptz,
+                    revision bigint NOT NULL DEFAULT 1,
+                    registered_by text,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    updated_at timestamptz NOT NULL DEFAULT now(),
+                    CONSTRAINT schedules_interval_has_seconds CHECK ((kind = 'interval') = (interval_seconds IS NOT NULL)),
+                    CONSTRAINT schedules_backfill_has_limit CHECK ((missed_ticks = 'backfill') = (backfill_limit IS NOT NULL))
+                );
+                -- The leader's question: which schedule ticks next?
+                CREATE INDEX schedules_next_tick_idx ON {schema}.schedules (next_tick_at) WHERE next_tick_at IS NOT NULL;
+                """,
+            down: """
+                DROP TABLE {schema}.schedules;
+                """
+        ),
     ]
 }

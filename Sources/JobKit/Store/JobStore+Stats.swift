@@ -63,13 +63,14 @@ extension JobStore {
                 (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY seconds) FROM recent),
                 (SELECT count(*) FROM \(unescaped: jobs) WHERE finished_at > now() - interval '1 minute'),
                 (SELECT run_at FROM oldest WHERE run_at <= now()),
-                (SELECT min(started_at) FROM \(unescaped: jobs) WHERE status = 'in_progress')
+                (SELECT min(started_at) FROM \(unescaped: jobs) WHERE status = 'in_progress'),
+                (SELECT count(*) FROM \(unescaped: self.schema).schedules)
             """
         guard let row = try await self.run("jobs.stats", query).first else {
             throw PostgresError(code: .protocolViolation, message: "the stats query returned no row")
         }
-        let (countsJSON, stuck, leased, average, p95, lastMinute, oldestScheduled, oldestRunning) =
-            try row.decode((String, Int, Int, Double?, Double?, Int, Date?, Date?).self)
+        let (countsJSON, stuck, leased, average, p95, lastMinute, oldestScheduled, oldestRunning, schedules) =
+            try row.decode((String, Int, Int, Double?, Double?, Int, Date?, Date?, Int).self)
         struct Count: Decodable {
             var queue: String, type: String, status: String, n: Int
             init(from decoder: any Decoder) throws {
@@ -92,7 +93,8 @@ extension JobStore {
         return JobStats(
             total: counts.reduce(0) { $0 + $1.n }, byStatus: byStatus, byQueue: byQueue, byType: byType, stuck: stuck, leased: leased,
             averageProcessingSeconds: average, p95ProcessingSeconds: p95, windowSeconds: Double(window.milliseconds) / 1000,
-            finishedLastMinute: lastMinute, oldestScheduledAt: oldestScheduled, oldestInProgressStartedAt: oldestRunning)
+            finishedLastMinute: lastMinute, oldestScheduledAt: oldestScheduled, oldestInProgressStartedAt: oldestRunning,
+            schedules: schedules)
     }
 
     /// Schema version, last maintenance run and live workers: one statement, after one that finds

@@ -158,6 +158,7 @@ struct StatsResource: Encodable {
     var finishedLastMinute: Int
     var oldestScheduledAt: Date?
     var oldestInProgressStartedAt: Date?
+    var schedules: Int
 
     enum CodingKeys: String, CodingKey {
         case total
@@ -171,6 +172,7 @@ struct StatsResource: Encodable {
         case finishedLastMinute = "finished_last_minute"
         case oldestScheduledAt = "oldest_scheduled_at"
         case oldestInProgressStartedAt = "oldest_in_progress_started_at"
+        case schedules
     }
 
     init(_ stats: JobStats) {
@@ -186,7 +188,63 @@ struct StatsResource: Encodable {
         self.finishedLastMinute = stats.finishedLastMinute
         self.oldestScheduledAt = stats.oldestScheduledAt
         self.oldestInProgressStartedAt = stats.oldestInProgressStartedAt
+        self.schedules = stats.schedules
     }
+}
+
+/// A periodic schedule as registered (`Schedule`).
+struct ScheduleResource: Encodable {
+    var name: String
+    var jobType: String
+    var queue: String
+    var expression: String
+    var kind: String
+    var timeZone: String
+    var missedTicks: String
+    var backfillLimit: Int?
+    var nextTickAt: Date?
+    var lastTickAt: Date?
+    var lastEnqueuedAt: Date?
+    var registeredBy: String?
+    var createdAt: Date
+    var updatedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case jobType = "job_type"
+        case queue, expression, kind
+        case timeZone = "time_zone"
+        case missedTicks = "missed_ticks"
+        case backfillLimit = "backfill_limit"
+        case nextTickAt = "next_tick_at"
+        case lastTickAt = "last_tick_at"
+        case lastEnqueuedAt = "last_enqueued_at"
+        case registeredBy = "registered_by"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    init(_ schedule: RegisteredSchedule) {
+        self.name = schedule.name
+        self.jobType = schedule.jobType
+        self.queue = schedule.queue
+        self.expression = schedule.expression
+        self.kind = schedule.kind
+        self.timeZone = schedule.timeZone
+        self.missedTicks = schedule.missedTicks
+        self.backfillLimit = schedule.backfillLimit
+        self.nextTickAt = schedule.nextTickAt
+        self.lastTickAt = schedule.lastTickAt
+        self.lastEnqueuedAt = schedule.lastEnqueuedAt
+        self.registeredBy = schedule.registeredBy
+        self.createdAt = schedule.createdAt
+        self.updatedAt = schedule.updatedAt
+    }
+}
+
+/// The registered schedules, by name (`ScheduleList`).
+struct ScheduleListResource: Encodable {
+    var schedules: [ScheduleResource]
 }
 
 /// Whether JobKit can work (`Health`).

@@ -142,6 +142,33 @@ extension AdminOpenAPI {
         }
       }
     },
+    "/admin/schedules": {
+      "get": {
+        "operationId": "listSchedules",
+        "summary": "The periodic schedules the processes registered, by name, with their next and last ticks.",
+        "tags": [
+          "overview"
+        ],
+        "responses": {
+          "200": {
+            "description": "The schedules.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ScheduleList"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "503": {
+            "$ref": "#/components/responses/DatabaseUnavailable"
+          }
+        }
+      }
+    },
     "/admin/jobs": {
       "get": {
         "operationId": "listJobs",
@@ -1307,7 +1334,8 @@ extension AdminOpenAPI {
           "stuck",
           "leased",
           "window_seconds",
-          "finished_last_minute"
+          "finished_last_minute",
+          "schedules"
         ],
         "properties": {
           "total": {
@@ -1364,6 +1392,10 @@ extension AdminOpenAPI {
           "oldest_in_progress_started_at": {
             "type": "string",
             "format": "date-time"
+          },
+          "schedules": {
+            "type": "integer",
+            "description": "Periodic schedules registered."
           }
         }
       },
@@ -1459,6 +1491,103 @@ extension AdminOpenAPI {
             "type": "array",
             "items": {
               "type": "string"
+            }
+          }
+        }
+      },
+      "Schedule": {
+        "type": "object",
+        "required": [
+          "name",
+          "job_type",
+          "queue",
+          "expression",
+          "kind",
+          "time_zone",
+          "missed_ticks",
+          "created_at",
+          "updated_at"
+        ],
+        "properties": {
+          "name": {
+            "type": "string",
+            "description": "Unique in the schema; part of each tick's job's unique key, schedule:<name>:<tick>."
+          },
+          "job_type": {
+            "type": "string",
+            "description": "The job type each tick enqueues."
+          },
+          "queue": {
+            "type": "string"
+          },
+          "expression": {
+            "type": "string",
+            "description": "The cron expression (5 fields, or 6 with seconds first), or @every <n>s for a fixed interval.",
+            "example": "0 3 * * *"
+          },
+          "kind": {
+            "type": "string",
+            "enum": [
+              "cron",
+              "interval"
+            ]
+          },
+          "time_zone": {
+            "type": "string",
+            "description": "The time zone the cron expression is read in.",
+            "example": "Europe/Berlin"
+          },
+          "missed_ticks": {
+            "type": "string",
+            "enum": [
+              "skip",
+              "backfill"
+            ],
+            "description": "What happens to ticks missed while no scheduler ran."
+          },
+          "backfill_limit": {
+            "type": "integer",
+            "description": "With backfill: how many missed ticks at most are enqueued."
+          },
+          "next_tick_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "The first tick not yet enqueued; absent when it never ticks again."
+          },
+          "last_tick_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "The latest tick a job was enqueued for."
+          },
+          "last_enqueued_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When that job was enqueued."
+          },
+          "registered_by": {
+            "type": "string",
+            "description": "The worker that last registered or changed it."
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "ScheduleList": {
+        "type": "object",
+        "required": [
+          "schedules"
+        ],
+        "properties": {
+          "schedules": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Schedule"
             }
           }
         }

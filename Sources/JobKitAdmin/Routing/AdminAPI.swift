@@ -29,6 +29,7 @@ struct AdminAPI: Sendable {
         api.get("jobs") { request, _ in try await self.list(request) }
         api.get("jobs/{id}") { _, context in try await self.job(context) }
         api.get("jobs/{id}/validate") { _, context in try await self.validate(context) }
+        api.get("schedules") { _, _ in try await self.schedules() }
         api.post("cleanup") { request, context in try await self.cleanup(request, context) }
         api.post("recover-stuck") { request, context in try await self.recoverStuck(request, context) }
         for action in Action.allCases {
@@ -89,6 +90,10 @@ struct AdminAPI: Sendable {
     func validate(_ context: AdminRequestContext) async throws -> Response {
         let id = try AdminInput.jobID(context.parameters.get("id"))
         return AdminJSON.response(ValidationResource(id: id, issues: try await self.jobs.validate(id)))
+    }
+
+    func schedules() async throws -> Response {
+        AdminJSON.response(ScheduleListResource(schedules: try await self.jobs.schedules().map(ScheduleResource.init)))
     }
 
     // MARK: - Maintenance
