@@ -37,6 +37,16 @@ public actor JobService: Service {
         public var heartbeatInterval: Duration
         /// How often observers re-read a job when notifications may be missing. Defaults to 1 second.
         public var pollInterval: Duration
+        /// Whether this process may LISTEN. Defaults to `true`. `false` (poll-only mode, for
+        /// PgBouncer in transaction pooling, where LISTEN does not work) opens no listening
+        /// connection: ``JobService/run()`` only waits for shutdown, ``JobService/updates(of:)``
+        /// re-reads its job every ``pollInterval``, remote cancellation reaches running jobs at their
+        /// next heartbeat, and no ``JobExecutor`` of this service listens, whatever its own setting.
+        /// Enqueueing still sends its NOTIFY, which works through any pooler.
+        public var usesNotifications: Bool
+        /// When ``JobService/health(workerTimeout:)`` calls the jobs table bloated or its indexes
+        /// unfit for the claim. Defaults to ``JobHealth/Thresholds/init(maximumDeadTupleRatio:minimumDeadTuples:maximumVacuumAge:maximumClaimIndexBytesPerJob:minimumClaimIndexBytes:)``'s defaults.
+        public var healthThresholds: JobHealth.Thresholds
 
         /// Creates a configuration; every parameter has a default.
         public init(
@@ -44,7 +54,9 @@ public actor JobService: Service {
             workerID: String = Configuration.defaultWorkerID,
             leaseDuration: Duration = .seconds(30),
             heartbeatInterval: Duration = .seconds(10),
-            pollInterval: Duration = .seconds(1)
+            pollInterval: Duration = .seconds(1),
+            usesNotifications: Bool = true,
+            healthThresholds: JobHealth.Thresholds = .init()
         ) {
             precondition(SchemaName.isValid(schema), "schema must be a lower-case identifier, not \(schema)")
             precondition(heartbeatInterval < leaseDuration, "heartbeatInterval must be shorter than leaseDuration")
@@ -54,6 +66,8 @@ public actor JobService: Service {
             self.leaseDuration = leaseDuration
             self.heartbeatInterval = heartbeatInterval
             self.pollInterval = pollInterval
+            self.usesNotifications = usesNotifications
+            self.healthThresholds = healthThresholds
         }
 
         /// `host:pid` of this process.
@@ -88,7 +102,13 @@ public actor JobService: Service {
     // MARK: - Service
 
     /// Listens for cancellation requests and changes until cancelled or shut down gracefully.
+    ///
+    /// With ``Configuration/usesNotifications`` `false` it opens no connection and only waits.
     public func run() async throws {
+        guard self.configuration.usesNotifications else {
+            try? await gracefulShutdown()
+            return
+        }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.listener.run() }
             group.addTask {
