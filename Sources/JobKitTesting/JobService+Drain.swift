@@ -72,6 +72,7 @@ extension JobService {
     ///   - options: Future jobs, concurrency, limit.
     /// - Returns: The jobs run and how each ended.
     /// - Throws: ``PostgresError``; `CancellationError`.
+    @discardableResult
     public nonisolated func drain(queue: String = "default", handlers: [any JobHandler], options: DrainOptions = .init()) async throws -> DrainReport {
         let executor = JobExecutor(
             service: self, handlers: handlers,

@@ -44,6 +44,16 @@ struct DrainTests {
         }
     }
 
+    /// Sleeps long enough for a few heartbeats, which register the drain as a worker.
+    struct Nap: JobHandler {
+        struct Payload: Codable, Sendable {}
+        static let type = "nap"
+        func run(_ payload: Payload, context: JobContext) async throws -> EmptyPayload {
+            try await Task.sleep(for: .milliseconds(400))
+            return EmptyPayload()
+        }
+    }
+
     @Test func drainRunsEveryDueJobOfTheQueueAndLeavesTheRest() async throws {
         try await withTestingService("drain") { jobs in
             let sent = Box<[String]>([])
@@ -141,17 +151,8 @@ struct DrainTests {
 
     @Test func drainLeavesNoWorkerOrLeaseBehind() async throws {
         try await withTestingService("drain", heartbeatInterval: .milliseconds(100)) { jobs in
-            struct Slow: JobHandler {
-                struct Payload: Codable, Sendable {}
-                static let type = "slow"
-                func run(_ payload: Payload, context: JobContext) async throws -> EmptyPayload {
-                    // Long enough for a few heartbeats, which register the drain as a worker.
-                    try await Task.sleep(for: .milliseconds(400))
-                    return EmptyPayload()
-                }
-            }
-            let id = try await jobs.enqueue(Slow.self, .init())
-            let report = try await jobs.drain(handlers: [Slow()])
+            let id = try await jobs.enqueue(Nap.self, .init())
+            let report = try await jobs.drain(handlers: [Nap()])
             #expect(report.succeeded.map(\.id) == [id])
             #expect(try await jobs.job(id).lease == nil)
             #expect(await jobs.health().workers.isEmpty)
