@@ -40,17 +40,22 @@ struct EnqueuedTests {
     @Test func requireEnqueuedFailsListingWhatWasEnqueuedInstead() async throws {
         try await withTestingService("enqueued") { jobs in
             try await Self.signUp("b@example.com", jobs: jobs)
+            // Outside #expect, whose expansion would move the call's #line.
+            var thrown: JobTestingError?
             let line = #line + 2
-            let error = await #expect(throws: JobTestingError.self) {
+            do {
                 try await jobs.requireEnqueued(SendEmail.self, payload: .init(to: "a@example.com", subject: "Welcome"))
+            } catch let error as JobTestingError {
+                thrown = error
             }
-            #expect(error?.code == .notEnqueued)
-            let message = try #require(error?.description)
+            let error = try #require(thrown)
+            #expect(error.code == .notEnqueued)
+            let message = error.description
             #expect(message.contains(#"expected a job of type "send-email" with payload {"subject":"Welcome","to":"a@example.com"}"#))
             #expect(message.contains(#""send-email" in queue "default" [scheduled]"#))
             #expect(message.contains("b@example.com"))
             #expect(message.contains(#""thumbnail" in queue "images" [scheduled]"#))
-            #expect(error?.line == line)
+            #expect(error.line == line && error.file == #fileID)
         }
     }
 
