@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "LibPQ", targets: ["LibPQ"]),
         .library(name: "JobKit", targets: ["JobKit"]),
         .library(name: "JobKitAdmin", targets: ["JobKitAdmin"]),
+        .library(name: "JobKitTesting", targets: ["JobKitTesting"]),
         .library(name: "EmbeddedPostgres", targets: ["EmbeddedPostgres"]),
         .executable(name: "jobkit", targets: ["jobkit"]),
     ],
@@ -56,6 +57,16 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Test helpers for users' own tests: drain a queue inline, run one handler, assert on
+        // enqueued jobs. Imports the toolchain's Testing module where there is one.
+        .target(
+            name: "JobKitTesting",
+            dependencies: [
+                "JobKit",
+                "LibPQ",
             ],
             swiftSettings: swiftSettings
         ),
@@ -106,6 +117,15 @@ let package = Package(
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "JobKitTestingTests",
+            dependencies: [
+                "JobKitTesting",
+                "JobKit",
+                "PostgresTestSupport",
             ],
             swiftSettings: swiftSettings
         ),

@@ -44,6 +44,9 @@ public struct JobHealth: Sendable, Hashable, Codable {
     public var lastMaintenance: MaintenanceRun?
     /// Executors seen within the last three heartbeats.
     public var workers: [Worker]
+    /// The jobs table's bloat and the state of the indexes the claim and recovery need; `nil`
+    /// when the database is unreachable or the table does not exist yet.
+    public var storage: Storage? = nil
     /// Why it is not healthy; empty when healthy.
     public var problems: [String]
 
@@ -76,5 +79,79 @@ public struct JobHealth: Sendable, Hashable, Codable {
         public var startedAt: Date
         /// Its last heartbeat.
         public var lastSeenAt: Date
+    }
+}
+
+// MARK: - Table hygiene
+
+extension JobHealth {
+    /// When ``JobService/health(workerTimeout:)`` calls the jobs table bloated or its indexes
+    /// unfit for the claim. Set them in ``JobService/Configuration/healthThresholds``.
+    public struct Thresholds: Sendable, Hashable {
+        /// The share of dead row versions in the jobs table above which it counts as bloated,
+        /// 0...1. Defaults to 0.2 (20 %).
+        public var maximumDeadTupleRatio: Double
+        /// The fewest dead row versions that count as bloat or as a vacuum falling behind,
+        /// whatever the ratio. Defaults to 10,000.
+        public var minimumDeadTuples: Int
+        /// How long dead row versions (at least ``minimumDeadTuples``) may wait for a vacuum of the
+        /// jobs table, automatic or manual, before health says vacuum is falling behind. Defaults
+        /// to 1 hour.
+        public var maximumVacuumAge: Duration
+        /// The size of the claim index per `scheduled` job above which it counts as bloated, in
+        /// bytes. A live entry takes about 40 bytes. Defaults to 512.
+        public var maximumClaimIndexBytesPerJob: Int
+        /// The claim index size below which it never counts as bloated, in bytes. Defaults to
+        /// 8 MiB.
+        public var minimumClaimIndexBytes: Int
+
+        /// Creates thresholds; every parameter has a default.
+        public init(
+            maximumDeadTupleRatio: Double = 0.2,
+            minimumDeadTuples: Int = 10_000,
+            maximumVacuumAge: Duration = .seconds(3600),
+            maximumClaimIndexBytesPerJob: Int = 512,
+            minimumClaimIndexBytes: Int = 8 << 20
+        ) {
+            precondition((0...1).contains(maximumDeadTupleRatio), "maximumDeadTupleRatio must be within 0...1")
+            precondition(minimumDeadTuples >= 0 && maximumClaimIndexBytesPerJob >= 1 && minimumClaimIndexBytes >= 0, "thresholds must not be negative")
+            precondition(maximumVacuumAge > .zero, "maximumVacuumAge must be positive")
+            self.maximumDeadTupleRatio = maximumDeadTupleRatio
+            self.minimumDeadTuples = minimumDeadTuples
+            self.maximumVacuumAge = maximumVacuumAge
+            self.maximumClaimIndexBytesPerJob = maximumClaimIndexBytesPerJob
+            self.minimumClaimIndexBytes = minimumClaimIndexBytes
+        }
+    }
+
+    /// The jobs table and its indexes, as PostgreSQL's statistics show them.
+    ///
+    /// The tuple counts come from `pg_stat_user_tables`, which the server updates a moment after
+    /// each transaction (not at once) and resets when it restarts.
+    public struct Storage: Sendable, Hashable, Codable {
+        /// Live row versions of the jobs table.
+        public var liveTuples: Int
+        /// Dead row versions waiting for a vacuum.
+        public var deadTuples: Int
+        /// Dead row versions as a share of all, 0...1.
+        public var deadTupleRatio: Double
+        /// The last vacuum of the table, automatic or manual; `nil` when none since statistics began.
+        public var lastVacuumAt: Date?
+        /// The last automatic vacuum of the table.
+        public var lastAutovacuumAt: Date?
+        /// Whether autovacuum may vacuum the table (the server's `autovacuum` setting and the
+        /// table's `autovacuum_enabled`).
+        public var isAutovacuumEnabled: Bool
+        /// The table's size on disk (without indexes and TOAST), in bytes.
+        public var tableBytes: Int
+        /// The claim index's size, in bytes; `nil` when it is missing.
+        public var claimIndexBytes: Int?
+        /// Jobs in `scheduled` (exact, from the job counts); `nil` when the counts are missing.
+        public var scheduledJobs: Int?
+        /// Indexes JobKit needs that do not exist.
+        public var missingIndexes: [String]
+        /// Indexes JobKit needs that exist but are not valid (a failed `CREATE INDEX
+        /// CONCURRENTLY` or `REINDEX CONCURRENTLY` leaves one): queries cannot use them.
+        public var invalidIndexes: [String]
     }
 }

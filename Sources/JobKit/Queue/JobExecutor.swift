@@ -44,7 +44,8 @@ public final class JobExecutor: Service, Sendable {
         /// How often to take back jobs whose worker died (expired leases). Defaults to 5 seconds.
         public var rescueInterval: Duration
         /// Whether to wake on LISTEN/NOTIFY. Defaults to `true`; `false` polls only (for
-        /// PgBouncer in transaction mode).
+        /// PgBouncer in transaction mode), as does a service whose
+        /// ``JobService/Configuration/usesNotifications`` is `false`. See `Documentation/PollOnly.md`.
         public var usesNotifications: Bool
         /// This executor's identity as a lease owner. `nil` (the default) is the service's
         /// ``JobService/Configuration/workerID`` followed by `/executor-N`, unique in the process.
@@ -96,7 +97,7 @@ public final class JobExecutor: Service, Sendable {
     }
 
     /// An outcome waiting to be written, with what its metrics need once it is.
-    private struct Finished: Sendable {
+    struct Finished: Sendable {
         var outcome: JobStore.Outcome
         var queue: String
         var type: String
@@ -110,7 +111,7 @@ public final class JobExecutor: Service, Sendable {
         var description: String { "no handler is registered for job type \"\(self.type)\"" }
     }
 
-    private struct State {
+    struct State {
         var running: [UUID: Running] = [:]
         var outcomes: [Finished] = []
         var isStopping = false
@@ -129,9 +130,9 @@ public final class JobExecutor: Service, Sendable {
     /// Its settings.
     public let configuration: Configuration
     private let handlers: [String: RegisteredHandler]
-    private let workerID: String
-    private let logger: Logger
-    private let state = Mutex(State())
+    let workerID: String
+    let logger: Logger
+    let state = Mutex(State())
     private let claimWake = WakeSignal()
     private let writeWake = WakeSignal()
     /// Signalled whenever a batch's statement ends, written or not.
@@ -174,7 +175,7 @@ public final class JobExecutor: Service, Sendable {
             self.logger.debug("Took back orphaned jobs of this worker", metadata: ["jobkit.jobs.count": "\(rescued.total)"])
         }
         try await self.heartbeatWorker()
-        let listener = self.configuration.usesNotifications
+        let listener = self.configuration.usesNotifications && self.service.configuration.usesNotifications
             ? PostgresListener(configuration: self.service.pool.connectionConfiguration, logger: self.logger) : nil
         await withDiscardingTaskGroup { background in
             if let listener {
@@ -300,7 +301,7 @@ public final class JobExecutor: Service, Sendable {
         signals.forEach { $0.fire() }
     }
 
-    private func execute(_ job: Job) async {
+    func execute(_ job: Job) async {
         guard let token = job.lease?.token, let signal = self.state.withLock({ $0.running[job.id]?.signal }) else { return }
         let logger = JobService.jobLogger(self.logger, job)
         logger.debug("Job started")
@@ -422,7 +423,7 @@ public final class JobExecutor: Service, Sendable {
     }
 
     /// Writes every queued outcome in one statement; on failure, keeps them for the next try.
-    private func writePending() async {
+    func writePending() async {
         let batch = self.state.withLock { state in
             defer { state.outcomes.removeAll(keepingCapacity: true) }
             if !state.outcomes.isEmpty { state.writesInFlight += 1 }
@@ -454,7 +455,7 @@ public final class JobExecutor: Service, Sendable {
     /// It also waits for a batch the write loop has in flight: `run()` cancels that loop next, and
     /// a statement cancelled there would put its outcomes back in the queue after this returned,
     /// where nobody would write them (a released job would stay leased to a stopped worker).
-    private func flushRemaining() async {
+    func flushRemaining() async {
         // A task of its own: the final outcomes must be written even when run() was cancelled.
         await Task {
             var attempts = 0
@@ -492,7 +493,7 @@ public final class JobExecutor: Service, Sendable {
         }
     }
 
-    private func heartbeatLoop() async {
+    func heartbeatLoop() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: self.service.configuration.heartbeatInterval) } catch { return }
             do {

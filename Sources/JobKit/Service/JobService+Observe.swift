@@ -47,7 +47,8 @@ extension JobService {
     /// arrives (the service must run for that), with a re-read every
     /// ``Configuration/pollInterval`` as the safety net. Jobs run by a ``JobExecutor`` change
     /// without notifications (they would cost the hot path dearly), so their updates arrive
-    /// at that poll. The sequence ends after the update that
+    /// at that poll, as do all updates when ``Configuration/usesNotifications`` is `false`.
+    /// The sequence ends after the update that
     /// shows the job done, failed or cancelled.
     /// - Parameter id: The job.
     /// - Returns: The updates, oldest first.
@@ -67,7 +68,7 @@ extension JobService {
             }
             do {
                 try await withThrowingTaskGroup(of: Bool.self) { group in
-                    group.addTask {
+                    if self.configuration.usesNotifications { group.addTask {
                         for await event in self.listener.events(on: self.store.changesChannel) {
                             switch event {
                             case .listening:
@@ -82,7 +83,7 @@ extension JobService {
                             }
                         }
                         return false
-                    }
+                    } }
                     group.addTask {
                         if self.listener.backendPID != nil { try await Task.sleep(for: self.configuration.pollInterval) }
                         while true {

@@ -87,7 +87,9 @@ extension JobService {
         return try await self.store.stats(window: window)
     }
 
-    /// Whether the database answers, the schema is current, maintenance runs and workers live.
+    /// Whether the database answers, the schema is current, maintenance runs, workers live, and
+    /// the jobs table is fit for the claim: its indexes exist and are valid, and neither it nor
+    /// the claim index is bloated beyond ``Configuration/healthThresholds`` (see ``JobHealth/storage``).
     /// Never throws: an unreachable database is reported as such.
     /// - Parameter workerTimeout: How recent a worker's heartbeat must be. Defaults to 3 heartbeats.
     /// - Returns: The health report.
@@ -98,6 +100,14 @@ extension JobService {
         do {
             var health = try await self.store.health(workerTimeout: timeout, expectedVersion: expected)
             health.databaseLatencyMilliseconds = Double((ContinuousClock.now - started).milliseconds)
+            do {
+                if let (storage, now) = try await self.store.storage() {
+                    health.storage = storage
+                    health.problems += storage.problems(thresholds: self.configuration.healthThresholds, schema: self.configuration.schema, now: now)
+                }
+            } catch {
+                health.problems.append("the jobs table's statistics could not be read: \(error)")
+            }
             return health
         } catch {
             return JobHealth(

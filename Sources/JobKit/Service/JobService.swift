@@ -47,6 +47,16 @@ public actor JobService: Service {
         /// `InstrumentationSystem.tracer` as bootstrapped when the configuration is made; with the
         /// no-op tracer JobKit starts no span and stores no trace context.
         public var tracer: any Tracer
+        /// Whether this process may LISTEN. Defaults to `true`. `false` (poll-only mode, for
+        /// PgBouncer in transaction pooling, where LISTEN does not work) opens no listening
+        /// connection: ``JobService/run()`` only waits for shutdown, ``JobService/updates(of:)``
+        /// re-reads its job every ``pollInterval``, remote cancellation reaches running jobs at their
+        /// next heartbeat, and no ``JobExecutor`` of this service listens, whatever its own setting.
+        /// Enqueueing still sends its NOTIFY, which works through any pooler.
+        public var usesNotifications: Bool
+        /// When ``JobService/health(workerTimeout:)`` calls the jobs table bloated or its indexes
+        /// unfit for the claim. Defaults to ``JobHealth/Thresholds/init(maximumDeadTupleRatio:minimumDeadTuples:maximumVacuumAge:maximumClaimIndexBytesPerJob:minimumClaimIndexBytes:)``'s defaults.
+        public var healthThresholds: JobHealth.Thresholds
 
         /// Creates a configuration; every parameter has a default.
         /// - Parameters:
@@ -62,7 +72,9 @@ public actor JobService: Service {
             heartbeatInterval: Duration = .seconds(10),
             pollInterval: Duration = .seconds(1),
             metricsFactory: any MetricsFactory = MetricsSystem.factory,
-            tracer: any Tracer = InstrumentationSystem.tracer
+            tracer: any Tracer = InstrumentationSystem.tracer,
+            usesNotifications: Bool = true,
+            healthThresholds: JobHealth.Thresholds = .init()
         ) {
             precondition(SchemaName.isValid(schema), "schema must be a lower-case identifier, not \(schema)")
             precondition(heartbeatInterval < leaseDuration, "heartbeatInterval must be shorter than leaseDuration")
@@ -74,6 +86,8 @@ public actor JobService: Service {
             self.pollInterval = pollInterval
             self.metricsFactory = metricsFactory
             self.tracer = tracer
+            self.usesNotifications = usesNotifications
+            self.healthThresholds = healthThresholds
         }
 
         /// `host:pid` of this process.
@@ -115,9 +129,15 @@ public actor JobService: Service {
     // MARK: - Service
 
     /// Listens for cancellation requests and changes until cancelled or shut down gracefully.
+    ///
+    /// With ``Configuration/usesNotifications`` `false` it opens no connection and only waits.
     /// - Throws: Nothing in practice: a lost listener connection is reopened, and cancellation or graceful
     ///   shutdown ends the call normally.
     public func run() async throws {
+        guard self.configuration.usesNotifications else {
+            try? await gracefulShutdown()
+            return
+        }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.listener.run() }
             group.addTask {
