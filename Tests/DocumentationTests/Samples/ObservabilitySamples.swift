@@ -7,20 +7,16 @@ import Metrics
 import MetricsTestKit
 import ServiceLifecycle
 
-enum ObservabilityBootstrap {
-    /// Sends JobKit's metrics (and everyone else's) to the factory the app bootstrapped: with
-    /// swift-prometheus, `PrometheusMetricsFactory(registry: registry)`.
-    func makeJobs(databaseURL: String, bootstrapping factory: any MetricsFactory) -> JobService {
-        MetricsSystem.bootstrap(factory)
-        return JobService(pool: PostgresConnectionPool(connection: PostgresConfiguration(databaseURL)))
-    }
+/// Sends JobKit's metrics (and everyone else's) to the factory the app bootstrapped: with
+/// swift-prometheus, `PrometheusMetricsFactory(registry: registry)`.
+func makeJobs(databaseURL: String, bootstrapping factory: any MetricsFactory) -> JobService {
+    MetricsSystem.bootstrap(factory)
+    return JobService(pool: PostgresConnectionPool(connection: PostgresConfiguration(databaseURL)))
 }
 
-enum ObservabilityOwnFactory {
-    /// JobKit's metrics only, to a factory of their own (a registry of their own, say).
-    func makeJobs(pool: PostgresConnectionPool, metrics: any MetricsFactory) -> JobService {
-        JobService(pool: pool, configuration: JobService.Configuration(metricsFactory: metrics))
-    }
+/// JobKit's metrics only, to a factory of their own (a registry of their own, say).
+func makeJobs(pool: PostgresConnectionPool, metrics: any MetricsFactory) -> JobService {
+    JobService(pool: pool, configuration: JobService.Configuration(metricsFactory: metrics))
 }
 
 struct SendWelcomeEmail: JobHandler {
