@@ -64,9 +64,15 @@ enum BenchObservability {
             func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {}
         }
 
-        static func hex(_ bytes: Int) -> String {
-            var generator = SystemRandomNumberGenerator()
-            return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        /// `words` random 64-bit words as lower-case hex, 16 digits each (as tracers keep ids
+        /// as integers and format them cheaply).
+        static func hex(_ words: Int) -> String {
+            var text = ""
+            for _ in 0..<words {
+                let digits = String(UInt64.random(in: .min ... .max), radix: 16)
+                text += String(repeating: "0", count: 16 - digits.count) + digits
+            }
+            return text
         }
 
         func startSpan<Instant: TracerInstant>(
@@ -79,7 +85,7 @@ enum BenchObservability {
             line: UInt
         ) -> Span {
             var context = context()
-            context[SpanIDs.self] = (context[SpanIDs.self]?.trace ?? Self.hex(16), Self.hex(8))
+            context[SpanIDs.self] = (context[SpanIDs.self]?.trace ?? Self.hex(2), Self.hex(1))
             return Span(name: operationName, context: context)
         }
 

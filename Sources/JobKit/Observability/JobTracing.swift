@@ -96,15 +96,14 @@ struct JobTracing: Sendable {
         guard self.isEnabled else { return nil }
         var carrier: [String: String] = [:]
         self.tracer.inject(context, into: &carrier, using: DictionaryInjector())
-        guard !carrier.isEmpty, let data = try? JSONEncoder().encode(carrier) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+        return carrier.isEmpty ? nil : TraceCarrier.encode(carrier)
     }
 
     /// The context stored in a row, on top of `.topLevel`; `.topLevel` itself when there is none
     /// or it cannot be read (a broken context costs the link, never the job).
     func context(fromJSON json: String?) -> ServiceContext {
         var context = ServiceContext.topLevel
-        guard self.isEnabled, let json, let carrier = try? JSONDecoder().decode([String: String].self, from: Data(json.utf8)) else {
+        guard self.isEnabled, let json, let carrier = TraceCarrier.decode(json) else {
             return context
         }
         self.tracer.extract(carrier, into: &context, using: DictionaryExtractor())

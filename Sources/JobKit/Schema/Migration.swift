@@ -280,5 +280,7 @@ extension Migration {
                 DROP TABLE {schema}.schedules;
                 """
         ),
+        // Fillfactor and autovacuum settings for a queue's churn (see TableSettings).
+        TableSettings.migration(version: 7),
     ]
 }
