@@ -99,8 +99,15 @@ struct Walkthrough: Service {
             return
         }
         let job = try await self.jobs.job(id)
-        let reason = try await self.jobs.history(of: id).last { $0.toStatus == .cancelled }?.message
-        Console.line("3. Job \(Self.text(id)) was \(how); it ended \(job.status) at \(job.progress)%\(reason.map { " (\($0))" } ?? "").")
+        // The history keeps who asked for the cancellation and why (`jobkit cancel --reason --actor`).
+        let history = try await self.jobs.history(of: id)
+        let request = history.last { $0.kind == "cancel_requested" } ?? history.last { $0.toStatus == .cancelled }
+        var detail = ""
+        if let request {
+            let who = request.actor.map { "by \($0)" } ?? "cancelled"
+            detail = " (\(who)\(request.message.map { ": \($0)" } ?? ""))"
+        }
+        Console.line("3. Job \(Self.text(id)) was \(how); it ended \(job.status) at \(job.progress)%\(detail).")
     }
 
     static func text(_ id: UUID) -> String { id.uuidString.lowercased() }
