@@ -2,8 +2,8 @@
 # Builds every example package under Examples/ and smoke-runs each one against a real
 # PostgreSQL, non-interactively, checking what it really did:
 #   RunAsJob        the long job is cancelled by the command the example prints
-#                   (`swift run jobkit cancel ID`, the main package's CLI), and the example
-#                   reports the job `cancelled`;
+#                   (`DATABASE_URL=… swift run jobkit cancel ID`: the main package's CLI, run
+#                   from its built binary), and the example reports the job `cancelled`;
 #   Batch           a folder of files goes through; the summary reports every file done;
 #   HummingbirdApp  POST /documents, then GET /jobs/{id} until `done`; /admin refuses a request
 #                   without the token and answers one with it;
@@ -170,20 +170,25 @@ sigterm_and_expect_clean_exit() {
 # The examples
 
 smoke_RunAsJob() {
-    local bin=$1 id command cancelled
+    local bin=$1 id url cancelled
     start runasjob "$bin/RunAsJob" --pages 1200 --page-milliseconds 100
-    wait_for_line "$CURRENT_LOG" 'swift run jobkit cancel [0-9a-f-]{36}' 120 "$PID"
-    command="$(sed -E 's/^ +//' <<< "$LINE")"
-    id="$(grep -oE '[0-9a-f-]{36}$' <<< "$command")"
+    wait_for_line "$CURRENT_LOG" 'swift run jobkit cancel [0-9a-f-]{36}$' 120 "$PID"
+    # The command the example prints, for a person: DATABASE_URL='…' swift run jobkit cancel ID.
+    [[ "$LINE" =~ ^\ +DATABASE_URL=\'(postgresql://[^\']+)\'\ swift\ run\ jobkit\ cancel\ ([0-9a-f-]{36})$ ]] \
+        || fail "the printed cancel command is not DATABASE_URL='URL' swift run jobkit cancel ID: $LINE"
+    url="${BASH_REMATCH[1]}"
+    id="${BASH_REMATCH[2]}"
     expect_in_log '^1\. tracked\("summarize-note"\) returned 7 words'
     wait_for_line "$CURRENT_LOG" 'page [0-9]+ of 1200' 30 "$PID"
-    echo "   job $id running; cancelling it with: $command"
-    # The very command the example printed, run from the repository root.
-    cancelled="$(cd "$ROOT" && bash -c "$command" 2>&1)" || fail "the printed command failed: $cancelled"
+    # The same command, with the jobkit binary built above rather than `swift run`, whose
+    # build check alone can outlast the job on a busy machine.
+    echo "   job $id running; cancelling it: DATABASE_URL='$url' jobkit cancel $id"
+    cancelled="$(DATABASE_URL="$url" "$JOBKIT" cancel "$id" --reason "smoke test" --actor smoke 2>&1)" \
+        || fail "jobkit cancel failed: $cancelled"
     echo "   jobkit: $cancelled"
     wait_exit "$PID" 30
     [ "$EXIT_CODE" = 0 ] || fail "exit code $EXIT_CODE"
-    expect_in_log "^3\. Job $id was cancelled from outside this process; it ended cancelled"
+    expect_in_log "^3\. Job $id was cancelled from outside this process; it ended cancelled at [0-9]+% \(by smoke: smoke test\)\.$"
     echo "   the example reported: $(grep -E '^3\. ' "$CURRENT_LOG")"
 }
 
@@ -238,6 +243,7 @@ smoke_VaporApp() {
 
 echo "==> Building the jobkit CLI (the RunAsJob smoke run cancels with it)"
 swift build --product jobkit
+JOBKIT="$(swift build --show-bin-path)/jobkit"
 
 for example in "${EXAMPLES[@]}"; do
     [ -f "Examples/$example/Package.swift" ] || fail "no example Examples/$example"
