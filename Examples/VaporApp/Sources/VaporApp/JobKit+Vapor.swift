@@ -58,7 +58,7 @@ final class JobKitLifecycle: LifecycleHandler {
             do {
                 try await group.run()
             } catch {
-                logger.error("JobKit's services stopped", metadata: ["error": "\(error)"])
+                logger.error("JobKit's services stopped", metadata: ["example.error": "\(error)"])
             }
         }
         self.running.withLock { $0 = (group, task) }
