@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+//
+// A runnable example of JobKit in a Hummingbird 2 app: POST /documents stores a document and
+// enqueues its processing in the same transaction, GET /jobs/{id} reports the job, workers and
+// maintenance run in the app's ServiceGroup, and the admin API and page are mounted under /admin.
+// Run it from this folder with `swift run`; see README.md.
+import PackageDescription
+
+let package = Package(
+    name: "HummingbirdApp",
+    // JobKit asks for macOS 15; a dependent package must ask for at least as much.
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "jobkit", path: "../.."),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "HummingbirdApp",
+            dependencies: [
+                .product(name: "JobKit", package: "jobkit"),
+                .product(name: "JobKitAdmin", package: "jobkit"),
+                .product(name: "LibPQ", package: "jobkit"),
+                .product(name: "EmbeddedPostgres", package: "jobkit"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
