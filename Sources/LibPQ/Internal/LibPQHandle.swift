@@ -13,6 +13,8 @@ final class LibPQHandle {
     var lastTransactionStatus = PQTRANS_IDLE
     /// Set when the connection broke inside a transaction: it must not be silently reopened.
     private(set) var isPoisoned = false
+    /// Set by libpq's notice processor when the server sent a FATAL message while idle.
+    private let terminationNotice = TerminationNotice()
     /// Set by a ``PostgresListener``: notifications read while checking an idle connection are
     /// kept for it, and a dropped connection is not silently reopened, which would lose its
     /// `LISTEN`s; the listener reconnects and listens again itself.
@@ -85,8 +87,17 @@ final class LibPQHandle {
             PQfinish(connection)
             throw error
         }
-        // Keep notices (for example "relation already exists, skipping") out of stderr.
-        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        // Keep notices (for example "relation already exists, skipping") out of stderr, but note
+        // a FATAL one: libpq hands an error that arrives while idle (the server terminating the
+        // session) to the notice processor, and the connection looks fine until the EOF after it
+        // is read, which may not have arrived yet.
+        self.terminationNotice.isSet = false
+        PQsetNoticeProcessor(connection, { context, message in
+            guard let context, let message else { return }
+            if strncmp(message, "FATAL", 5) == 0 {
+                Unmanaged<TerminationNotice>.fromOpaque(context).takeUnretainedValue().isSet = true
+            }
+        }, Unmanaged.passUnretained(self.terminationNotice).toOpaque())
         self.connection = connection
         self.lastTransactionStatus = PQTRANS_IDLE
         self.isPoisoned = false
@@ -144,7 +155,7 @@ final class LibPQHandle {
                 guard PQconsumeInput(connection) == 1 else { break }
                 while !self.belongsToListener, let notification = PQnotifies(connection) { PQfreemem(notification) }
             }
-            if PQstatus(connection) == CONNECTION_OK { return }
+            if PQstatus(connection) == CONNECTION_OK && !self.terminationNotice.isSet { return }
         }
         if self.connection != nil && self.lastTransactionStatus != PQTRANS_IDLE {
             self.isPoisoned = true
@@ -325,6 +336,12 @@ extension String {
 /// reached the server before the statement did.
 ///
 /// `@unchecked Sendable`: all mutable state is guarded by `lock`; the pipe's descriptors are constant.
+/// Whether a FATAL notice arrived; written by libpq's notice processor on the connection's own
+/// thread, read there too.
+final class TerminationNotice {
+    var isSet = false
+}
+
 final class CancelToken: @unchecked Sendable {
     private let lock = NSLock()
     private var cancel: OpaquePointer?
