@@ -4,7 +4,9 @@ import LibPQ
 /// The Swift blocks of `Documentation/PollOnly.md`, compiled here so they stay true (not run).
 enum PollOnlyGuideSamples {
     static func configuration(pgbouncerURL: String, handlers: [any JobHandler]) -> (JobService, JobExecutor) {
-        let pool = PostgresConnectionPool(connection: .init(pgbouncerURL))
+        var connection = PostgresConfiguration(pgbouncerURL)
+        connection.statementCacheCapacity = 0  // only for PgBouncer before 1.21 (see below)
+        let pool = PostgresConnectionPool(connection: connection)
         let jobs = JobService(pool: pool, configuration: .init(
             heartbeatInterval: .seconds(2),  // also the longest a remote cancellation takes
             pollInterval: .milliseconds(500),  // how often updates(of:) and result(of:as:) re-read

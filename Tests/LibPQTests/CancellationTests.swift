@@ -77,6 +77,21 @@ struct CancellationTests {
         }
     }
 
+    @Test func cancellationWhileANewStatementIsPreparedStillCancelsItsExecution() async throws {
+        try await withConnection(to: try await self.database()) { connection in
+            // Each statement is new to the connection, so each call prepares it first: a cancel
+            // that arrives during the preparation must still stop the execution after it.
+            for round in 0..<20 {
+                let task = Task { try await connection.query("SELECT pg_sleep(30) AS round_\(unescaped: String(round))") }
+                await Task.yield()
+                task.cancel()
+                await #expect(throws: CancellationError.self) { try await task.value }
+            }
+            let row = try #require(try await connection.query("SELECT 1").first)
+            #expect(try row.decode(Int.self, at: 0) == 1)
+        }
+    }
+
     @Test func alreadyCancelledTaskThrowsBeforeSendingTheStatement() async throws {
         let table = uniqueName("never")
         try await withConnection(to: try await self.database()) { connection in

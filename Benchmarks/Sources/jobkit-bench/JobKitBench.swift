@@ -61,6 +61,9 @@ struct JobKitBench: AsyncParsableCommand {
     @Option(name: .customLong("pool-connections"), help: "The pool's maximumConnections (default: JobKit's default, 10).")
     var poolConnections: Int?
 
+    @Option(name: .customLong("statement-cache"), help: "Statements each connection keeps prepared (PostgresConfiguration.statementCacheCapacity; 0 prepares none).")
+    var statementCache: Int?
+
     @Flag(name: .customLong("poll-only"), help: "B and C: the executor polls instead of listening (usesNotifications: false; not the default).")
     var pollOnly = false
 
@@ -99,12 +102,14 @@ struct JobKitBench: AsyncParsableCommand {
         if let poolConnections, poolConnections < 1 { throw ValidationError("--pool-connections must be at least 1") }
         if let pollIntervalMs, pollIntervalMs < 1 { throw ValidationError("--poll-interval-ms must be at least 1") }
         if let keyLimit, keyLimit < 1 { throw ValidationError("--key-limit must be at least 1") }
+        if let statementCache, statementCache < 0 { throw ValidationError("--statement-cache must not be negative") }
         guard self.keys >= 1 else { throw ValidationError("--keys must be at least 1") }
         guard self.schedules >= 0 else { throw ValidationError("--schedules must not be negative") }
     }
 
     func run() async throws {
-        let connection = PostgresConfiguration(self.dsn, applicationName: "jobkit-bench")
+        var connection = PostgresConfiguration(self.dsn, applicationName: "jobkit-bench")
+        if let statementCache = self.statementCache { connection.statementCacheCapacity = statementCache }
         let pool = self.poolConnections.map {
             PostgresConnectionPool(connection: connection, configuration: .init(maximumConnections: $0))
         } ?? PostgresConnectionPool(connection: connection)

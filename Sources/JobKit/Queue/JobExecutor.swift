@@ -119,6 +119,9 @@ public final class JobExecutor: Service, Sendable {
         var mayHaveMore = true
         /// Which of its queues have fleet-wide limits, and when that was read.
         var limitedQueues: (queues: [String], readAt: ContinuousClock.Instant) = ([], .now)
+        /// A notification about one of its queues arrived (a pause, a resume or new limits
+        /// send one too): read which queues have limits again before the next claim.
+        var limitsMayHaveChanged = true
         /// The most jobs that ever ran at once (for tests of the limit).
         var peakRunning = 0
         /// Batches taken from `outcomes` whose statement has not ended yet.
@@ -218,8 +221,7 @@ public final class JobExecutor: Service, Sendable {
     private func claimLoop() async {
         await withDiscardingTaskGroup { jobs in
             var failures = 0
-            // Back-to-back claims while every slot fills: the queue settings are re-read at
-            // most once per poll interval then, and before every claim otherwise.
+            // Back-to-back claims while every slot fills.
             var busy = false
             while !Task.isCancelled {
                 let (free, stopping) = self.state.withLock { ($0.isStopping ? 0 : self.configuration.concurrency - $0.running.count, $0.isStopping) }
@@ -227,7 +229,7 @@ public final class JobExecutor: Service, Sendable {
                 if free > 0 {
                     var claimed: [Job]
                     do {
-                        claimed = try await self.claim(free, refreshingLimits: !busy)
+                        claimed = try await self.claim(free)
                         failures = 0
                     } catch {
                         failures += 1
@@ -260,13 +262,24 @@ public final class JobExecutor: Service, Sendable {
 
     /// Claims up to `free` jobs: one statement for the queues without limits, then one locked
     /// claim per queue with limits (paused queues are skipped by both).
-    private func claim(_ free: Int, refreshingLimits: Bool) async throws -> [Job] {
+    ///
+    /// Which queues have limits is read again once per poll interval, and after a notification
+    /// about one of its queues (a pause, a resume or new limits send one).
+    private func claim(_ free: Int) async throws -> [Job] {
         let store = self.service.store
         let now = ContinuousClock.now
-        let limits = self.state.withLock { $0.limitedQueues }
+        let (limits, mayHaveChanged) = self.state.withLock { state in
+            defer { state.limitsMayHaveChanged = false }
+            return (state.limitedQueues, state.limitsMayHaveChanged)
+        }
         var limited = limits.queues
-        if refreshingLimits || now - limits.readAt >= self.configuration.pollInterval {
-            limited = try await store.limitedQueues(among: self.configuration.queues)
+        if mayHaveChanged || now - limits.readAt >= self.configuration.pollInterval {
+            do {
+                limited = try await store.limitedQueues(among: self.configuration.queues)
+            } catch {
+                self.state.withLock { $0.limitsMayHaveChanged = true }
+                throw error
+            }
             self.state.withLock { $0.limitedQueues = (limited, now) }
         }
         let leaseDuration = self.service.configuration.leaseDuration
@@ -439,6 +452,14 @@ public final class JobExecutor: Service, Sendable {
             for finished in batch where written.contains(finished.outcome.id) {
                 self.recordWritten(finished)
             }
+            // A written outcome frees room under its queue's fleet-wide limits (a key's or the
+            // queue's running count): after a claim that came back short, claim again.
+            let claimsAgain = self.state.withLock { state in
+                guard !state.mayHaveMore, batch.contains(where: { state.limitedQueues.queues.contains($0.queue) }) else { return false }
+                state.mayHaveMore = true
+                return true
+            }
+            if claimsAgain { self.claimWake.signal() }
             if written.count < batch.count {
                 let lost = batch.filter { !written.contains($0.outcome.id) }.map(\.outcome.id)
                 self.logger.info("Outcomes refused: the jobs' leases were lost", metadata: ["jobkit.job.ids": "\(lost)"])
@@ -480,7 +501,10 @@ public final class JobExecutor: Service, Sendable {
             group.addTask {
                 for await event in listener.events(on: self.service.store.enqueuedChannel) {
                     if case .notification(let notification) = event, !self.configuration.queues.contains(notification.payload) { continue }
-                    self.state.withLock { $0.mayHaveMore = true }
+                    self.state.withLock { state in
+                        state.mayHaveMore = true
+                        state.limitsMayHaveChanged = true
+                    }
                     self.claimWake.signal()
                 }
             }

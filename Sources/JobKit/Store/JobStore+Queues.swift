@@ -86,12 +86,17 @@ extension JobStore {
     /// running jobs (per queue and per key) and the rate window without a lost update. Jobs
     /// whose key is at its limit are skipped, not waited for.
     ///
+    /// The queue's running jobs are counted only up to its concurrency limit, and not at all
+    /// without one: a `LIMIT` keeps that count a plain index scan, which marks the index
+    /// entries of finished jobs dead as it passes them (a bitmap scan would visit every one of
+    /// them on every claim until the next vacuum).
+    ///
     /// Free keys are looked for in a window of runnable jobs in claim order, read without locks
-    /// (only the chosen rows are locked): a narrow one first, and a wide one
+    /// (only the chosen rows are locked): a narrow one (`max(2 × limit, 8)` jobs) first, and a wide one
     /// (`max(20 × limit, 2000)` jobs) when the narrow one was full of keys at their limit, so a
     /// key with many waiting jobs at the head of the queue does not hide the others behind it.
     func claimLimited(queue: String, limit: Int, owner: String, leaseDuration: Duration) async throws -> [Job] {
-        let narrow = max(limit * 4, 32)
+        let narrow = max(limit * 2, 8)
         let first = try await self.claimLimited(queue: queue, limit: limit, window: narrow, owner: owner, leaseDuration: leaseDuration)
         guard first.jobs.count < first.allowed, first.windowRows == narrow else { return first.jobs }
         let wide = try await self.claimLimited(
@@ -106,7 +111,10 @@ extension JobStore {
         let lock: PostgresQuery = "SELECT FROM \(unescaped: self.queues) WHERE name = \(queue) FOR UPDATE"
         let query: PostgresQuery = """
             WITH settings AS (SELECT * FROM \(unescaped: self.queues) WHERE name = \(queue) AND paused_at IS NULL),
-            running AS (SELECT count(*) AS n FROM \(unescaped: self.jobs) WHERE status = 'in_progress' AND queue = \(queue)),
+            running AS (
+                SELECT count(*) AS n FROM (
+                    SELECT FROM \(unescaped: self.jobs) WHERE status = 'in_progress' AND queue = \(queue)
+                    LIMIT COALESCE((SELECT concurrency_limit FROM settings), 0)) AS counted),
             key_running AS (
                 SELECT concurrency_key, count(*) AS n FROM \(unescaped: self.jobs)
                 WHERE status = 'in_progress' AND queue = \(queue) AND concurrency_key IS NOT NULL GROUP BY 1),

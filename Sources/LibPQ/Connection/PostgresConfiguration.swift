@@ -17,6 +17,13 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     /// How long to wait for a connection to open. Defaults to 10 seconds; rounded up to whole
     /// seconds, as libpq counts them.
     public var connectTimeout: Duration
+    /// How many statements each connection keeps prepared on its server, so a statement that
+    /// runs again skips parsing and, once PostgreSQL settles on a generic plan, planning.
+    /// Statements with an array parameter are not prepared: their best plan depends on the
+    /// arrays' lengths. The least recently used statement makes room for a new one. Defaults to 256; 0 turns
+    /// preparing off, for a pooler that cannot keep a session's prepared statements (PgBouncer
+    /// before 1.21 in transaction pooling).
+    public var statementCacheCapacity: Int = 256
 
     /// Creates a configuration.
     /// - Parameters:

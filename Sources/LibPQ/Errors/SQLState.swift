@@ -45,6 +45,10 @@ public struct SQLState: Hashable, Sendable, RawRepresentable, ExpressibleByStrin
     public static let invalidTextRepresentation: SQLState = "22P02"
     /// `25P02`: the transaction is aborted; statements are ignored until its end.
     public static let inFailedTransaction: SQLState = "25P02"
+    /// `26000`: no prepared statement has the name (for example after `DEALLOCATE ALL`).
+    public static let invalidSQLStatementName: SQLState = "26000"
+    /// `0A000`: a feature is not supported; also "cached plan must not change result type".
+    public static let featureNotSupported: SQLState = "0A000"
     /// `57P01`: the server is shutting down.
     public static let adminShutdown: SQLState = "57P01"
 

@@ -7,6 +7,11 @@ extension LibPQHandle {
     /// The statements up to the closing sync run as one implicit transaction: after the first
     /// failure, the rest are reported as aborted. Runs libpq in non-blocking mode and waits with
     /// `poll`, reading results while it still writes, so a large pipeline cannot deadlock.
+    ///
+    /// With the statement cache on, a statement without array parameters seen for the first time on this session is
+    /// prepared in the same pipeline, just before it runs. A cached statement the server no
+    /// longer matches fails (the pipeline cannot be re-run for it) and is dropped from the
+    /// cache, so the next run prepares it again.
     func pipeline(_ queries: [PostgresQuery]) throws(PostgresError) -> [Result<PostgresRows, PostgresError>] {
         guard !queries.isEmpty else { return [] }
         try self.ensureUsable()
@@ -20,17 +25,14 @@ extension LibPQHandle {
             PQsetnonblocking(connection, 0)
             PQexitPipelineMode(connection)
         }
-        for query in queries {
-            let sent = query.bindings.withUnsafeParameters { types, values in
-                PQsendQueryParams(connection, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
-            }
-            guard sent == 1 else { throw self.connectionError(query: query) }
-        }
+        let slots = try self.sendPipeline(queries, on: connection)
         guard PQpipelineSync(connection) == 1 else { throw self.connectionError(query: pipelineQuery) }
 
         var outcomes: [Result<PostgresRows, PostgresError>] = []
         outcomes.reserveCapacity(queries.count)
+        var slotIndex = 0
         var pending: Result<PostgresRows, PostgresError>?
+        var failedPreparation: Result<PostgresRows, PostgresError>?
         var needsFlush = true
         while true {
             if needsFlush {
@@ -41,10 +43,20 @@ extension LibPQHandle {
             guard PQconsumeInput(connection) == 1 else { throw self.connectionError(query: pipelineQuery) }
             while PQisBusy(connection) == 0 {
                 guard let result = PQgetResult(connection) else {
-                    // The end of one statement's results.
-                    let index = outcomes.count
-                    guard index < queries.count else { break }
-                    outcomes.append(pending ?? .success(.empty))
+                    // The end of one slot's results.
+                    guard slotIndex < slots.count else { break }
+                    let slot = slots[slotIndex]
+                    slotIndex += 1
+                    switch (slot.kind, pending) {
+                    case (.preparation(let key, let name), .success?):
+                        self.statements.insert(key, name: name)
+                    case (.preparation, _):
+                        failedPreparation = pending
+                    case (.statement, _):
+                        // A failed preparation is the statement's failure, not the abort after it.
+                        outcomes.append(failedPreparation ?? pending ?? .success(.empty))
+                        failedPreparation = nil
+                    }
                     pending = nil
                     continue
                 }
@@ -53,7 +65,8 @@ extension LibPQHandle {
                     PQclear(result)
                     return outcomes
                 }
-                let query = queries[min(outcomes.count, queries.count - 1)]
+                let slot = slots[min(slotIndex, slots.count - 1)]
+                let query = queries[slot.query]
                 if status == PGRES_PIPELINE_ABORTED {
                     PQclear(result)
                     var error = PostgresError(code: .server, message: "not run: an earlier statement in the pipeline failed", sqlState: .inFailedTransaction)
@@ -61,6 +74,10 @@ extension LibPQHandle {
                     error.statementName = query.name
                     pending = .failure(error)
                 } else {
+                    if case .statement(let preparedAs?) = slot.kind, Self.isStalePreparedStatement(result) {
+                        self.statements.remove(StatementCache.Key(query))
+                        self.staleStatementNames.append(preparedAs)
+                    }
                     do {
                         pending = .success(try self.consume(result, query: query))
                     } catch {
@@ -77,6 +94,53 @@ extension LibPQHandle {
             }
             if self.cancelToken.isRequested { self.cancelToken.sendCancel() }
         }
+    }
+
+    /// One result the server sends back in a pipeline: a statement's (run by the name it was
+    /// prepared as, if any), or the preparation of a statement seen for the first time.
+    struct PipelineSlot {
+        enum Kind {
+            case statement(preparedAs: String?)
+            case preparation(StatementCache.Key, name: String)
+        }
+
+        var query: Int
+        var kind: Kind
+    }
+
+    /// Sends the pipeline's statements, preparing those the cache has room for; returns what
+    /// the server will answer, in order.
+    private func sendPipeline(_ queries: [PostgresQuery], on connection: OpaquePointer) throws(PostgresError) -> [PipelineSlot] {
+        var slots: [PipelineSlot] = []
+        var preparing: [StatementCache.Key: String] = [:]
+        for (index, query) in queries.enumerated() {
+            var name: String?
+            if self.statements.prepares(query) {
+                let key = StatementCache.Key(query)
+                if let cached = self.statements.name(for: key) ?? preparing[key] {
+                    name = cached
+                } else if self.statements.count + preparing.count < self.statements.capacity {
+                    let fresh = self.statements.makeName()
+                    let sent = query.bindings.withUnsafeParameters { types, _ in
+                        PQsendPrepare(connection, fresh, query.sql, Int32(query.bindings.count), types)
+                    }
+                    guard sent == 1 else { throw self.connectionError(query: query) }
+                    slots.append(PipelineSlot(query: index, kind: .preparation(key, name: fresh)))
+                    preparing[key] = fresh
+                    name = fresh
+                }
+            }
+            let sent = query.bindings.withUnsafeParameters { types, values in
+                if let name {
+                    PQsendQueryPrepared(connection, name, Int32(query.bindings.count), values, nil, nil, 0)
+                } else {
+                    PQsendQueryParams(connection, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
+                }
+            }
+            guard sent == 1 else { throw self.connectionError(query: query) }
+            slots.append(PipelineSlot(query: index, kind: .statement(preparedAs: name)))
+        }
+        return slots
     }
 
     /// Runs `COPY … FROM STDIN` and streams the rows' text to the server.

@@ -20,10 +20,16 @@ final class LibPQHandle {
     /// `LISTEN`s; the listener reconnects and listens again itself.
     var belongsToListener = false
     let cancelToken: CancelToken
+    /// The statements prepared on this session (see ``StatementCache``).
+    var statements: StatementCache
+    /// Prepared statements dropped from the cache that the server still holds, deallocated the
+    /// next time the session is outside a transaction.
+    var staleStatementNames: [String] = []
 
     init(configuration: PostgresConfiguration, cancelToken: CancelToken) throws(PostgresError) {
         self.parameters = try Self.parameters(for: configuration)
         self.cancelToken = cancelToken
+        self.statements = StatementCache(capacity: configuration.statementCacheCapacity)
     }
 
     deinit {
@@ -99,6 +105,8 @@ final class LibPQHandle {
             }
         }, Unmanaged.passUnretained(self.terminationNotice).toOpaque())
         self.connection = connection
+        self.statements.removeAll()
+        self.staleStatementNames.removeAll()
         self.lastTransactionStatus = PQTRANS_IDLE
         self.isPoisoned = false
         self.cancelToken.replace(with: PQgetCancel(connection))
@@ -170,15 +178,90 @@ final class LibPQHandle {
     // MARK: Statements
 
     /// Runs one parameterised statement (extended protocol, text format).
+    ///
+    /// With the statement cache on, a statement without array parameters is prepared on its
+    /// first run on this session and bound to its prepared form afterwards (see
+    /// ``StatementCache``). A prepared statement the server no longer
+    /// matches (deallocated by someone else, or its result columns changed by a migration) is
+    /// prepared again and the statement re-run, when outside a transaction; inside one, the
+    /// error is thrown, as the transaction is aborted anyway.
     func execute(_ query: PostgresQuery) throws(PostgresError) -> PostgresRows {
         try self.ensureUsable()
         guard let connection else { throw PostgresError(code: .connectionClosed, message: "the connection is closed") }
         self.lastTransactionStatus = PQtransactionStatus(connection)
-        let sent = query.bindings.withUnsafeParameters { types, values in
-            PQsendQueryParams(connection, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
+        guard self.statements.prepares(query) else {
+            let sent = query.bindings.withUnsafeParameters { types, values in
+                PQsendQueryParams(connection, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
+            }
+            guard sent == 1 else { throw self.connectionError(query: query) }
+            return try self.consume(self.awaitResult(connection), query: query)
         }
-        guard sent == 1 else { return try self.consume(nil, query: query) }
-        return try self.consume(self.awaitResult(connection), query: query)
+        let key = StatementCache.Key(query)
+        if let name = self.statements.name(for: key) {
+            let result = self.executePrepared(name, query, on: connection)
+            guard let result, Self.isStalePreparedStatement(result) else { return try self.consume(result, query: query) }
+            self.statements.remove(key)
+            self.staleStatementNames.append(name)
+            guard PQtransactionStatus(connection) == PQTRANS_IDLE else { return try self.consume(result, query: query) }
+            PQclear(result)
+        }
+        let name = try self.prepare(query, as: key, on: connection)
+        return try self.consume(self.executePrepared(name, query, on: connection), query: query)
+    }
+
+    /// Sends `query` bound to the statement prepared as `name`; returns its result.
+    private func executePrepared(_ name: String, _ query: PostgresQuery, on connection: OpaquePointer) -> OpaquePointer? {
+        let sent = query.bindings.withUnsafeParameters { _, values in
+            PQsendQueryPrepared(connection, name, Int32(query.bindings.count), values, nil, nil, 0)
+        }
+        guard sent == 1 else { return nil }
+        return self.awaitResult(connection)
+    }
+
+    /// Prepares `query` as a new named statement and caches it; returns the name. Makes room
+    /// by deallocating the least recently used statement; inside a transaction, where a
+    /// deallocation could fail with the transaction, a full cache prepares the statement
+    /// unnamed instead (the unnamed statement lasts until the next one).
+    private func prepare(_ query: PostgresQuery, as key: StatementCache.Key, on connection: OpaquePointer) throws(PostgresError) -> String {
+        let isIdle = PQtransactionStatus(connection) == PQTRANS_IDLE
+        if isIdle, self.statements.isFull, let evicted = self.statements.removeLeastRecentlyUsed() {
+            self.staleStatementNames.append(evicted)
+        }
+        if isIdle { self.deallocateStaleStatements(on: connection) }
+        let name = self.statements.isFull ? "" : self.statements.makeName()
+        let sent = query.bindings.withUnsafeParameters { types, _ in
+            PQsendPrepare(connection, name, query.sql, Int32(query.bindings.count), types)
+        }
+        guard sent == 1 else { throw self.connectionError(query: query) }
+        _ = try self.consume(self.awaitResult(connection), query: query)
+        if !name.isEmpty { self.statements.insert(key, name: name) }
+        return name
+    }
+
+    /// Deallocates the prepared statements dropped from the cache (outside a transaction
+    /// only); a failure, such as a statement someone else deallocated, is ignored.
+    private func deallocateStaleStatements(on connection: OpaquePointer) {
+        guard !self.staleStatementNames.isEmpty else { return }
+        let sql = self.staleStatementNames.map { "DEALLOCATE \($0)" }.joined(separator: "; ")
+        self.staleStatementNames.removeAll()
+        guard PQsendQuery(connection, sql) == 1 else { return }
+        if let result = self.awaitResult(connection) { PQclear(result) }
+    }
+
+    /// Whether `result` failed because the prepared statement no longer fits the server: it
+    /// does not exist (`26000`, after a `DEALLOCATE ALL` or `DISCARD ALL`), or its result
+    /// columns changed (`0A000`, "cached plan must not change result type").
+    static func isStalePreparedStatement(_ result: OpaquePointer) -> Bool {
+        guard PQresultStatus(result) == PGRES_FATAL_ERROR,
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C")))
+        else { return false }
+        switch SQLState(rawValue: String(cString: state)) {
+        case .invalidSQLStatementName: return true
+        case .featureNotSupported:
+            let message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } ?? ""
+            return message.contains("cached plan must not change result type")
+        default: return false
+        }
     }
 
     /// Waits for the statement sent last, polling its socket and the cancellation pipe; sends
@@ -187,16 +270,18 @@ final class LibPQHandle {
     func awaitResult(_ connection: OpaquePointer) -> OpaquePointer? {
         var lastCancel: ContinuousClock.Instant?
         while PQisBusy(connection) == 1 {
+            // Checked before waiting too: a cancellation requested during an earlier statement
+            // of the same call (the preparation before an execution) left no byte in the pipe.
+            if self.cancelToken.isRequested, lastCancel.map({ ContinuousClock.now - $0 > .milliseconds(100) }) ?? true {
+                self.cancelToken.sendCancel()
+                lastCancel = ContinuousClock.now
+            }
             var descriptors = [
                 pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0),
                 pollfd(fd: self.cancelToken.wakeReader, events: Int16(POLLIN), revents: 0),
             ]
             let ready = poll(&descriptors, 2, lastCancel == nil ? -1 : 100)
             if ready < 0 && errno != EINTR { break }
-            if self.cancelToken.isRequested, lastCancel.map({ ContinuousClock.now - $0 > .milliseconds(100) }) ?? true {
-                self.cancelToken.sendCancel()
-                lastCancel = ContinuousClock.now
-            }
             if descriptors[0].revents != 0, PQconsumeInput(connection) == 0 { break }
         }
         var final: OpaquePointer?
