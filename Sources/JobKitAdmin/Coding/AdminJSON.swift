@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import JobKit
 
 /// The admin API's JSON conventions: snake_case keys (spelled out in each type), sorted keys,
 /// lower-case UUIDs and ISO 8601 timestamps in UTC with milliseconds.
@@ -82,56 +83,10 @@ enum AdminJSON {
     }
 }
 
-/// Any JSON value: how the API hands back a job's payload and result as JSON rather than as
-/// a string of JSON.
-enum JSONValue: Codable, Sendable, Equatable {
-    case null
-    case bool(Bool)
-    case integer(Int64)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
+extension JSONValue {
     /// Parses JSON text; text that does not parse is kept as a string.
     init(parsing text: String) {
-        if let value = try? AdminJSON.decoder().decode(JSONValue.self, from: Data(text.utf8)) {
-            self = value
-        } else {
-            self = .string(text)
-        }
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
-            self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .integer(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        }
+        self = JSONValue(json: text) ?? .string(text)
     }
 
     /// Indented JSON text, for the web page.
