@@ -35,6 +35,8 @@ struct CommandFailure: Error, CustomStringConvertible {
             self.init(postgres: error)
         case let error as AdminServerError:
             self.init(Self.oneLine(error.message), exitCode: .usage)
+        case let error as ScheduleError:
+            self.init(Self.oneLine(error.message), exitCode: error.code == .notFound ? .notFound : .usage)
         default:
             self.init(Self.oneLine("\(error)"), exitCode: .failure)
         }

@@ -60,6 +60,25 @@ struct CLIScheduleTests {
         }
     }
 
+    @Test func removeDeletesOneScheduleAndAnUnknownNameExits3() async throws {
+        try await withJobKitFixture("cli_schedules_remove") { fixture in
+            try await Self.register(fixture)
+            let removed = try await CLI.run(["schedules", "remove", "nightly", "--database-url", fixture.configuration.connectionString])
+            #expect(removed.status == 0, "\(removed.text)")
+            #expect(removed.stdout == "Removed schedule nightly.\n")
+            #expect(try await fixture.jobs.schedules().map(\.name) == ["heartbeat"])
+
+            let unknown = try await CLI.run(["schedules", "remove", "nightly", "--database-url", fixture.configuration.connectionString])
+            #expect(unknown.status == 3, "\(unknown.text)")
+            #expect(unknown.errorLines == ["Error: no schedule is called \"nightly\""], "\(unknown.text)")
+            #expect(try await fixture.jobs.schedules().map(\.name) == ["heartbeat"])
+
+            let listed = try await CLI.run(["schedules", "list", "--database-url", fixture.configuration.connectionString])
+            #expect(listed.status == 0, "\(listed.text)")
+            #expect(listed.stdout.split(separator: "\n").count == 2, "\(listed.stdout)")
+        }
+    }
+
     @Test func statsCountsTheSchedules() async throws {
         try await withJobKitFixture("cli_schedules_stats") { fixture in
             try await Self.register(fixture)
