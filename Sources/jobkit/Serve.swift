@@ -52,7 +52,7 @@ struct Serve: AsyncParsableCommand {
         try await self.connection.withService(connections: 10, logger: logger) { jobs in
             let maintenance = MaintenanceService(service: jobs, configuration: .init(interval: self.maintenanceInterval.duration), logger: logger)
             let admin = try AdminServer(
-                jobs: jobs, maintenance: maintenance,
+                jobs: jobs,
                 configuration: .environment(
                     environment, host: self.host, port: self.port, token: self.token,
                     allowsUnauthenticatedLoopback: self.allowUnauthenticatedLoopback),

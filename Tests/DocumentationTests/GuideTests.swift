@@ -353,7 +353,9 @@ struct OperationsGuideTests {
             // Both workers died: their leases ran out.
             try await fixture.pool.query("UPDATE jobkit.jobs SET lease_expires_at = now() - interval '1 second'")
 
-            let maintenance = OperationsSamples.makeMaintenance(jobs: jobs, logger: Logger(label: "docs"))
+            // The policies are the service's: a service configured as the guide shows, on the same database.
+            let configured = OperationsSamples.makeService(pool: fixture.pool)
+            let maintenance = OperationsSamples.makeMaintenance(jobs: configured, logger: Logger(label: "docs"))
             let report = try await OperationsSamples.maintainNow(maintenance: maintenance)
             #expect(report.recovery.rescheduled == 1)
             #expect(report.recovery.failed == 1)

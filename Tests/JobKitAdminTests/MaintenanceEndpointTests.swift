@@ -73,10 +73,12 @@ struct MaintenanceEndpointTests {
         }
     }
 
-    @Test func recoverStuckAppliesTheMaintenancePolicies() async throws {
+    @Test func recoverStuckAppliesTheServicesPolicies() async throws {
         try await withAdminDatabase("mnt_policy") { fixture in
-            let maintenance = MaintenanceService(service: fixture.jobs, configuration: .init(stuckJobPolicies: ["ocr": .fail]))
-            let router = try buildAdminRouter(jobs: fixture.jobs, maintenance: maintenance, configuration: .init(token: adminToken))
+            var configuration = fixture.jobs.configuration
+            configuration.stuckJobPolicies = ["ocr": .fail]
+            let jobs = JobService(pool: fixture.jobs.pool, configuration: configuration)
+            let router = try buildAdminRouter(jobs: jobs, configuration: .init(token: adminToken))
             let stuck = try await fixture.job(in: .inProgress, type: "ocr", options: .init(maxAttempts: 3))
             try await fixture.expireLease(stuck.id)
             try await Application(router: router).test(.router) { client in

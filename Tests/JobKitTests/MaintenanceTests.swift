@@ -13,7 +13,9 @@ struct MaintenanceTests {
         policies: [String: StuckJobPolicy] = [:],
         batchSize: Int = 1000
     ) -> MaintenanceService {
-        MaintenanceService(service: fixture.jobs, configuration: .init(batchSize: batchSize, stuckJobPolicies: policies))
+        var configuration = fixture.jobs.configuration
+        configuration.stuckJobPolicies = policies
+        return MaintenanceService(service: JobService(pool: fixture.jobs.pool, configuration: configuration), configuration: .init(batchSize: batchSize))
     }
 
     // MARK: - Stuck jobs (expired leases)
@@ -84,6 +86,24 @@ struct MaintenanceTests {
             #expect(rescued.status == .scheduled)
             #expect(rescued.progress == 0)
             #expect(rescued.attempt == 1)
+        }
+    }
+
+    @Test func executorsRescueAppliesTheServicesPoliciesToo() async throws {
+        try await withJobKitFixture("maint") { fixture in
+            // Without progress and with attempts left: `.byProgress` would reschedule it.
+            let job = try await fixture.runningJob(type: "invoice", maxAttempts: 3, progress: 0)
+            try await fixture.expireLease(job.id)
+            var configuration = fixture.jobs.configuration
+            configuration.stuckJobPolicies = ["invoice": .fail]
+            let jobs = JobService(pool: fixture.jobs.pool, configuration: configuration)
+            let executor = JobExecutor(service: jobs, handlers: [], configuration: .init(
+                queues: ["elsewhere"], pollInterval: .milliseconds(100), rescueInterval: .milliseconds(100), usesNotifications: false))
+            let ended = try await QueueTests.run(executor) { try await fixture.jobs.job(job.id).status.isFinished }
+            #expect(ended)
+            let rescued = try await fixture.jobs.job(job.id)
+            #expect(rescued.status == .failed)
+            #expect(rescued.errorMessage?.contains("its lease expired") == true, "\(rescued.errorMessage ?? "")")
         }
     }
 

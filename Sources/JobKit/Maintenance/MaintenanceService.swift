@@ -23,8 +23,6 @@ public final class MaintenanceService: Service, Sendable {
         public var retention: [JobStatus: Duration]
         /// Rows per `DELETE` and per recovery statement. Defaults to 1,000.
         public var batchSize: Int
-        /// What happens to each job type's stuck jobs. Types not listed use ``StuckJobPolicy/byProgress``.
-        public var stuckJobPolicies: [String: StuckJobPolicy]
         /// Whether validation fixes what it can fix unambiguously. Defaults to `true`.
         public var fixesValidationIssues: Bool
 
@@ -35,14 +33,12 @@ public final class MaintenanceService: Service, Sendable {
         ///   - retention: How long finished jobs are kept, per finished status. Defaults to 7 days for done and
         ///     cancelled, 30 days for failed.
         ///   - batchSize: Rows per `DELETE` and per recovery statement; at least 1. Defaults to 1,000.
-        ///   - stuckJobPolicies: Per job type; types not listed use ``StuckJobPolicy/byProgress``. Defaults to none.
         ///   - fixesValidationIssues: Whether validation fixes what it can fix unambiguously. Defaults to `true`.
         public init(
             interval: Duration = .seconds(60),
             minimumInterval: Duration = .seconds(1),
             retention: [JobStatus: Duration] = [.done: .seconds(7 * 86_400), .cancelled: .seconds(7 * 86_400), .failed: .seconds(30 * 86_400)],
             batchSize: Int = 1000,
-            stuckJobPolicies: [String: StuckJobPolicy] = [:],
             fixesValidationIssues: Bool = true
         ) {
             precondition(minimumInterval > .zero, "minimumInterval must be positive")
@@ -52,7 +48,6 @@ public final class MaintenanceService: Service, Sendable {
             self.minimumInterval = minimumInterval
             self.retention = retention
             self.batchSize = batchSize
-            self.stuckJobPolicies = stuckJobPolicies
             self.fixesValidationIssues = fixesValidationIssues
         }
     }
@@ -136,7 +131,7 @@ public final class MaintenanceService: Service, Sendable {
         var report = MaintenanceReport(
             startedAt: started, durationMilliseconds: 0, recovery: RecoveryReport(), validationIssues: [], fixed: 0, deleted: [:], errors: [])
         do {
-            report.recovery = try await store.rescue(policies: self.configuration.stuckJobPolicies, limit: self.configuration.batchSize)
+            report.recovery = try await store.rescue(policies: self.service.configuration.stuckJobPolicies, limit: self.configuration.batchSize)
         } catch {
             report.errors.append("recover stuck jobs: \(error)")
         }

@@ -554,7 +554,7 @@ public final class JobExecutor: Service, Sendable {
         while !Task.isCancelled {
             do { try await Task.sleep(for: self.configuration.rescueInterval) } catch { return }
             do {
-                if try await self.service.store.rescue().total > 0 {
+                if try await self.service.store.rescue(policies: self.service.configuration.stuckJobPolicies).total > 0 {
                     self.state.withLock { $0.mayHaveMore = true }
                     self.claimWake.signal()
                 }

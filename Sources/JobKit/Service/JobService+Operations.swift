@@ -41,10 +41,11 @@ extension JobService {
     /// Recovers stuck jobs now: running jobs whose lease expired (per `policies`, by default
     /// back to `scheduled` without progress, `failed` with), and running jobs past their timeout.
     /// - Parameter policies: Per job type; types not listed use ``StuckJobPolicy/byProgress``.
+    ///   Defaults to ``Configuration/stuckJobPolicies``.
     /// - Returns: What moved.
     /// - Throws: ``PostgresError``.
-    public nonisolated func recoverStuckJobs(policies: [String: StuckJobPolicy] = [:]) async throws -> RecoveryReport {
-        var report = try await self.store.rescue(policies: policies)
+    public nonisolated func recoverStuckJobs(policies: [String: StuckJobPolicy]? = nil) async throws -> RecoveryReport {
+        var report = try await self.store.rescue(policies: policies ?? self.configuration.stuckJobPolicies)
         report.timedOut = try await self.store.failTimedOut()
         return report
     }

@@ -57,6 +57,11 @@ public actor JobService: Service {
         /// When ``JobService/health(workerTimeout:)`` calls the jobs table bloated or its indexes
         /// unfit for the claim. Defaults to ``JobHealth/Thresholds/init(maximumDeadTupleRatio:minimumDeadTuples:maximumVacuumAge:maximumClaimIndexBytesPerJob:minimumClaimIndexBytes:)``'s defaults.
         public var healthThresholds: JobHealth.Thresholds
+        /// What recovery does with each job type's stuck jobs (running, lease expired): the
+        /// executors' own recovery, ``MaintenanceService``, ``JobService/recoverStuckJobs(policies:)``
+        /// and the admin API's recover-stuck all apply these, so a stuck job ends the same way
+        /// whichever finds it first. Types not listed use ``StuckJobPolicy/byProgress``. Defaults to none.
+        public var stuckJobPolicies: [String: StuckJobPolicy]
 
         /// Creates a configuration; every parameter has a default.
         /// - Parameters:
@@ -65,6 +70,11 @@ public actor JobService: Service {
         ///   - leaseDuration: How long a lease lasts without renewal. Defaults to 30 seconds.
         ///   - heartbeatInterval: How often leases are renewed; shorter than `leaseDuration`. Defaults to 10 seconds.
         ///   - pollInterval: How often observers re-read a job. Defaults to 1 second.
+        ///   - metricsFactory: Where JobKit's metrics go. Defaults to the global `MetricsSystem`.
+        ///   - tracer: Where JobKit's spans go. Defaults to the global `InstrumentationSystem`.
+        ///   - usesNotifications: Whether this service and its executors LISTEN. Defaults to `true`.
+        ///   - healthThresholds: When health calls the table bloated. Defaults to the thresholds' defaults.
+        ///   - stuckJobPolicies: Per job type; types not listed use ``StuckJobPolicy/byProgress``. Defaults to none.
         public init(
             schema: String = "jobkit",
             workerID: String = Configuration.defaultWorkerID,
@@ -74,7 +84,8 @@ public actor JobService: Service {
             metricsFactory: any MetricsFactory = MetricsSystem.factory,
             tracer: any Tracer = InstrumentationSystem.tracer,
             usesNotifications: Bool = true,
-            healthThresholds: JobHealth.Thresholds = .init()
+            healthThresholds: JobHealth.Thresholds = .init(),
+            stuckJobPolicies: [String: StuckJobPolicy] = [:]
         ) {
             precondition(SchemaName.isValid(schema), "schema must be a lower-case identifier, not \(schema)")
             precondition(heartbeatInterval < leaseDuration, "heartbeatInterval must be shorter than leaseDuration")
@@ -88,6 +99,7 @@ public actor JobService: Service {
             self.tracer = tracer
             self.usesNotifications = usesNotifications
             self.healthThresholds = healthThresholds
+            self.stuckJobPolicies = stuckJobPolicies
         }
 
         /// `host:pid` of this process.

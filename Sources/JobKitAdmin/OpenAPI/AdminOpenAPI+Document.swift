@@ -729,7 +729,7 @@ extension AdminOpenAPI {
         "tags": [
           "maintenance"
         ],
-        "description": "Running jobs whose lease expired go back to `scheduled` (no progress reported, attempts left) or to `failed`, per the maintenance service's stuck-job policies; running jobs past their timeout fail. The body may be empty or any JSON object.",
+        "description": "Running jobs whose lease expired go back to `scheduled` (no progress reported, attempts left) or to `failed`, per the service's stuck-job policies (`JobService.Configuration.stuckJobPolicies`); running jobs past their timeout fail. The body may be empty or any JSON object.",
         "requestBody": {
           "required": false,
           "content": {

@@ -13,7 +13,6 @@ struct AdminAPI: Sendable {
     static let maximumWindowSeconds = 366 * 86_400
 
     let jobs: JobService
-    let maintenance: MaintenanceService?
 
     /// The forced and manual changes a job accepts through the API.
     enum Action: String, CaseIterable, Sendable {
@@ -123,8 +122,7 @@ struct AdminAPI: Sendable {
 
     func recoverStuck(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
         _ = try await AdminBody.decode(EmptyBody.self, from: request, context: context, allowsEmpty: true)
-        let policies = self.maintenance?.configuration.stuckJobPolicies ?? [:]
-        return AdminJSON.response(RecoveryResource(try await self.jobs.recoverStuckJobs(policies: policies)))
+        return AdminJSON.response(RecoveryResource(try await self.jobs.recoverStuckJobs()))
     }
 
     // MARK: - Changing a job

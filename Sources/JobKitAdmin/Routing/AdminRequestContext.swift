@@ -16,7 +16,7 @@ public struct AdminRequestContext: RequestContext {
         self.authentication = nil
     }
 
-    /// Creates a context for a request that an app's router forwards (``Hummingbird/Router/addJobKitAdmin(jobs:maintenance:configuration:logger:)``).
+    /// Creates a context for a request that an app's router forwards (``Hummingbird/Router/addJobKitAdmin(jobs:configuration:logger:)``).
     /// - Parameter logger: The app's request logger.
     init(forwardedWith logger: Logger) {
         self.coreContext = .init(source: ForwardedRequestSource(logger: logger))

@@ -16,7 +16,6 @@ import Logging
 /// ```
 /// - Parameters:
 ///   - jobs: The service whose jobs it shows and changes.
-///   - maintenance: When given, `POST /admin/recover-stuck` applies its stuck-job policies.
 ///   - configuration: The token and page settings (host and port are the server's concern).
 ///   - logger: Receives, at `info`, requests that failed on the server's side. Defaults to none.
 /// - Returns: The router.
@@ -24,7 +23,6 @@ import Logging
 ///   `.invalidHost`, `.invalidSetting`.
 public func buildAdminRouter(
     jobs: JobService,
-    maintenance: MaintenanceService? = nil,
     configuration: AdminServer.Configuration,
     logger: Logger = JobKitLogging.noop
 ) throws -> Router<AdminRequestContext> {
@@ -34,7 +32,7 @@ public func buildAdminRouter(
     let pages = AdminPages(
         jobs: jobs, authenticator: authenticator, refreshSeconds: refresh > 0 ? Int(refresh) : 0,
         sessionLifetime: configuration.sessionLifetime)
-    let api = AdminAPI(jobs: jobs, maintenance: maintenance)
+    let api = AdminAPI(jobs: jobs)
 
     let router = Router(context: AdminRequestContext.self)
     router.add(middleware: AdminErrorMiddleware(logger: logger))

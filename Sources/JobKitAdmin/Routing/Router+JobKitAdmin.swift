@@ -7,7 +7,7 @@ extension Router {
     /// app serves them on its own port beside its own routes.
     ///
     /// The app's router may use any request context: each request to `/admin` or below is
-    /// answered by the admin router of ``buildAdminRouter(jobs:maintenance:configuration:logger:)``
+    /// answered by the admin router of ``buildAdminRouter(jobs:configuration:logger:)``
     /// (its own authentication, errors and 64 KiB body limit), and the app's middleware added
     /// before this call runs first. The admin pages link to absolute `/admin/…` paths, so the
     /// routes go on the root router, not on a group.
@@ -15,14 +15,12 @@ extension Router {
     /// ```swift
     /// let router = Router()
     /// router.get("/health") { _, _ in "ok" }
-    /// try router.addJobKitAdmin(jobs: jobs, maintenance: maintenance, configuration: .init(token: token), logger: logger)
+    /// try router.addJobKitAdmin(jobs: jobs, configuration: .init(token: token), logger: logger)
     /// let app = Application(router: router, services: [jobs, executor, maintenance])
     /// try await app.runService()
     /// ```
     /// - Parameters:
     ///   - jobs: The service whose jobs it shows and changes.
-    ///   - maintenance: When given, `POST /admin/recover-stuck` applies its stuck-job policies.
-    ///     Defaults to `nil` (every type ``JobKit/StuckJobPolicy/byProgress``).
     ///   - configuration: The token and page settings; its host and port are not used (the app's
     ///     server listens).
     ///   - logger: Receives, at `info`, admin requests that failed on the server's side. Defaults to none.
@@ -33,11 +31,10 @@ extension Router {
     @discardableResult
     public func addJobKitAdmin(
         jobs: JobService,
-        maintenance: MaintenanceService? = nil,
         configuration: AdminServer.Configuration,
         logger: Logger = JobKitLogging.noop
     ) throws -> Self {
-        let responder = try buildAdminRouter(jobs: jobs, maintenance: maintenance, configuration: configuration, logger: logger)
+        let responder = try buildAdminRouter(jobs: jobs, configuration: configuration, logger: logger)
             .buildResponder()
         let forward: @Sendable (Request, Context) async throws -> Response = { request, context in
             try await responder.respond(to: request, context: AdminRequestContext(forwardedWith: context.logger))

@@ -4,7 +4,7 @@ extension AdminServer {
     /// Where the admin server listens and how it authenticates callers.
     ///
     /// Every parameter of ``init(host:port:token:allowsUnauthenticatedLoopback:sessionLifetime:pageRefreshInterval:)``
-    /// has a default, so `.init()` is a valid value; ``AdminServer/init(jobs:maintenance:configuration:logger:onServerRunning:)``
+    /// has a default, so `.init()` is a valid value; ``AdminServer/init(jobs:configuration:logger:onServerRunning:)``
     /// validates it, once, and throws ``AdminServerError`` when it cannot be served.
     public struct Configuration: Sendable {
         /// The name of the environment variable ``environment(_:host:port:token:allowsUnauthenticatedLoopback:)``

@@ -31,8 +31,6 @@ public struct AdminServer: Service {
     /// Creates a server, checking its configuration.
     /// - Parameters:
     ///   - jobs: The service whose jobs it shows and changes.
-    ///   - maintenance: When given, `POST /admin/recover-stuck` applies its stuck-job policies.
-    ///     Defaults to `nil` (every type ``JobKit/StuckJobPolicy/byProgress``).
     ///   - configuration: Host, port and token.
     ///   - logger: Receives Hummingbird's entries and, at `info`, requests that failed on the
     ///     server's side. Defaults to none.
@@ -41,12 +39,11 @@ public struct AdminServer: Service {
     ///   `.invalidPort`, `.invalidHost`, `.invalidSetting`.
     public init(
         jobs: JobService,
-        maintenance: MaintenanceService? = nil,
         configuration: Configuration,
         logger: Logger = JobKitLogging.noop,
         onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
     ) throws {
-        let router = try buildAdminRouter(jobs: jobs, maintenance: maintenance, configuration: configuration, logger: logger)
+        let router = try buildAdminRouter(jobs: jobs, configuration: configuration, logger: logger)
         self.configuration = configuration
         self.responder = router.buildResponder()
         self.logger = logger

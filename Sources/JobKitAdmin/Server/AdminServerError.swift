@@ -1,7 +1,7 @@
 /// The admin server cannot be served as configured.
 ///
-/// Thrown by ``AdminServer/init(jobs:maintenance:configuration:logger:onServerRunning:)`` and
-/// ``buildAdminRouter(jobs:maintenance:configuration:logger:)``, before anything listens.
+/// Thrown by ``AdminServer/init(jobs:configuration:logger:onServerRunning:)`` and
+/// ``buildAdminRouter(jobs:configuration:logger:)``, before anything listens.
 /// Errors are equal when their ``code`` is equal.
 public struct AdminServerError: Error, Sendable {
     /// What kind of error this is.

@@ -20,7 +20,7 @@ enum EmbeddingSamples {
         try await jobs.migrate()
         let executor = JobExecutor(service: jobs, handlers: [Thumbnail(), ProcessDocument()], logger: logger)
         let maintenance = MaintenanceService(service: jobs, logger: logger)
-        let admin = try AdminServer(jobs: jobs, maintenance: maintenance, configuration: adminConfiguration, logger: logger)
+        let admin = try AdminServer(jobs: jobs, configuration: adminConfiguration, logger: logger)
 
         // On SIGTERM or SIGINT the group shuts its services down one by one, last first: the admin
         // server, maintenance, then the executor (which drains its running jobs), then the service.

@@ -1,6 +1,7 @@
 // The code of Documentation/Operations.md (see GettingStartedSamples.swift for how it is checked).
 import Foundation
 import JobKit
+import LibPQ
 import Logging
 
 enum OperationsSamples {
@@ -12,10 +13,15 @@ enum OperationsSamples {
             configuration: .init(
                 interval: .seconds(30),
                 retention: [.done: .seconds(3 * 86_400), .cancelled: .seconds(3 * 86_400), .failed: .seconds(90 * 86_400)],
-                batchSize: 5_000,
-                stuckJobPolicies: ["send-invoice": .fail, "thumbnail": .retry]),
+                batchSize: 5_000),
             logger: logger)
         return maintenance
+    }
+
+    static func makeService(pool: PostgresConnectionPool) -> JobService {
+        let jobs = JobService(pool: pool, configuration: .init(
+            stuckJobPolicies: ["send-invoice": .fail, "thumbnail": .retry]))
+        return jobs
     }
 
     static func maintainNow(maintenance: MaintenanceService) async throws -> MaintenanceReport {

@@ -97,7 +97,7 @@ func buildApplication(
     router.get("health") { _, _ in HTTPResponse.Status.ok }
     DocumentController(pool: pool, jobs: jobs, documents: documents).addRoutes(to: router.group("documents"))
     JobController(jobs: jobs).addRoutes(to: router.group("jobs"))
-    try router.addJobKitAdmin(jobs: jobs, maintenance: maintenance, configuration: adminConfiguration, logger: logger)
+    try router.addJobKitAdmin(jobs: jobs, configuration: adminConfiguration, logger: logger)
 
     let tokenSource = environment[AdminServer.Configuration.tokenVariable] == nil ? "made up for this run: \(token)" : "JOBKIT_ADMIN_TOKEN"
     var app = Application(
