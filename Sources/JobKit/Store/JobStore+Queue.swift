@@ -88,18 +88,41 @@ extension JobStore {
         let rowOptions = rows.map(\.options)
         let rowMaterials = inserted.map { materials[$0] }
         let periodMilliseconds = unique?.period.map { Int($0.milliseconds) }
-        var query: PostgresQuery = """
-            WITH input AS (
-                SELECT u.*, CASE WHEN u.material IS NULL THEN u.unique_key
-                    ELSE 'unique:' || md5(u.material || COALESCE('|' || floor(extract(epoch FROM now()) * 1000 / \(periodMilliseconds)::int8)::int8::text, ''))
-                    END AS key
+        // One row binds scalars, so the statement has no array parameter and each connection
+        // prepares it once (see LibPQ's StatementCache); more rows bind an array per column.
+        let source: PostgresQuery
+        if rows.count == 1, let row = rows.first, let option = rowOptions.first {
+            source = """
+                FROM (SELECT \(row.id) AS id, \(option.queue) AS queue, \(row.type) AS job_type, \(Int16(option.priority)) AS priority,
+                    \(row.payloadJSON) AS payload, \(Int32(option.maxAttempts ?? 1)) AS max_attempts, \(option.reference?.type) AS reference_type,
+                    \(option.reference?.id) AS reference_id, \(option.uniqueKey) AS unique_key, \(option.runAt) AS run_at,
+                    \(option.timeout.map { Int($0.milliseconds) }) AS timeout_ms, \(option.concurrencyKey) AS concurrency_key,
+                    \(rowMaterials[0]) AS material, \(row.traceContextJSON) AS trace_context, 1::int8 AS ordinal) AS u
+                """
+        } else {
+            source = """
                 FROM unnest(\(rows.map(\.id)), \(rowOptions.map(\.queue)), \(rows.map(\.type)), \(rowOptions.map { Int16($0.priority) }),
                             \(rows.map(\.payloadJSON)), \(rowOptions.map { Int32($0.maxAttempts ?? 1) }), \(rowOptions.map(\.reference?.type)),
                             \(rowOptions.map(\.reference?.id)), \(rowOptions.map(\.uniqueKey)), \(rowOptions.map(\.runAt)),
                             \(rowOptions.map { $0.timeout.map { Int($0.milliseconds) } }), \(rowOptions.map(\.concurrencyKey)), \(rowMaterials),
                             \(rows.map(\.traceContextJSON)))
                     WITH ORDINALITY AS u(id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id, unique_key, run_at,
-                         timeout_ms, concurrency_key, material, trace_context, ordinal)),
+                         timeout_ms, concurrency_key, material, trace_context, ordinal)
+                """
+        }
+        let notifyCount: PostgresQuery = queues.count == 1
+            ? "(SELECT count(pg_notify(\(self.enqueuedChannel), \(queues[0]))))"
+            : "(SELECT count(pg_notify(\(self.enqueuedChannel), q)) FROM unnest(\(queues)) AS q)"
+        var query: PostgresQuery = """
+            WITH input AS (
+                SELECT u.*, CASE WHEN u.material IS NULL THEN u.unique_key
+                    ELSE 'unique:' || md5(u.material || COALESCE('|' || floor(extract(epoch FROM now()) * 1000 / \(periodMilliseconds)::int8)::int8::text, ''))
+                    END AS key
+
+            """
+        query.append(source)
+        query.append("""
+            ),
             ins AS (
                 INSERT INTO \(unescaped: self.jobs) AS j (id, queue, job_type, priority, payload, max_attempts, reference_type, reference_id,
                     unique_key, run_at, timeout_ms, concurrency_key, unique_states, trace_context)
@@ -107,7 +130,7 @@ extension JobStore {
                     key, COALESCE(run_at, now()), timeout_ms, concurrency_key, \(unique?.statesLiteral)::\(unescaped: self.statusType)[],
                     trace_context::jsonb
                 FROM input ORDER BY ordinal
-            """
+            """)
         switch unique?.onConflict {
         case nil, .fail?:
             break
@@ -125,7 +148,10 @@ extension JobStore {
         query.append("""
                  RETURNING j.id, j.unique_key)
             SELECT COALESCE(by_id.id, by_key.id),
-                (SELECT count(pg_notify(\(self.enqueuedChannel), q)) FROM unnest(\(queues)) AS q)
+            """)
+        query.append(notifyCount)
+        query.append("""
+
             FROM input
             LEFT JOIN ins AS by_id ON by_id.id = input.id
             LEFT JOIN ins AS by_key ON input.material IS NOT NULL AND by_key.unique_key = input.key
