@@ -41,6 +41,21 @@ struct StatementCacheTests {
         }
     }
 
+    @Test func aStatementMarkedAlwaysIsPreparedDespiteItsArrayParameterAndNeverIsNot() async throws {
+        try await withConnection(to: try await self.database()) { connection in
+            for size in [1, 1000] {
+                let values = Array(0..<size)
+                let always: PostgresQuery = "SELECT count(*) AS prepared_array FROM unnest(\(values)) AS v"
+                #expect(try #require(try await connection.query(always.preparing(.always)).first).decode(Int.self, at: 0) == size)
+                let never: PostgresQuery = "SELECT \(size)::int8 AS never_prepared"
+                #expect(try #require(try await connection.query(never.preparing(.never)).first).decode(Int.self, at: 0) == size)
+            }
+            let statements = try await self.prepared(on: connection)
+            #expect(statements.filter { $0.contains("prepared_array") }.count == 1)
+            #expect(!statements.contains { $0.contains("never_prepared") })
+        }
+    }
+
     @Test func capacityZeroPreparesNothing() async throws {
         try await withConnection(to: try await self.database(capacity: 0)) { connection in
             for value in [1, 2] {

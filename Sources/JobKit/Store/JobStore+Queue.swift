@@ -247,6 +247,12 @@ extension JobStore {
     ///
     /// It locks its rows in id order before updating them, as ``renew(_:duration:)`` does: the
     /// two run at once in an executor and share rows, and in any other order they deadlock.
+    /// The lock is a one-time filter of the update, so the update's own join (each outcome's
+    /// row by primary key) is free to take any order.
+    ///
+    /// Prepared although its parameters are arrays: whatever plan PostgreSQL settles on finds
+    /// each outcome's row through the primary key or one hash join, so a generic plan made for
+    /// ten outcomes still fits a thousand (a nested loop rescanning the outcomes would not).
     func finish(_ outcomes: [Outcome]) async throws -> Set<UUID> {
         guard !outcomes.isEmpty else { return [] }
         // Every outcome's move leaves from in_progress only (the transition table says so).
@@ -256,6 +262,8 @@ extension JobStore {
                 SELECT * FROM unnest(\(outcomes.map(\.id)), \(outcomes.map(\.lease)), \(outcomes.map(\.kind.rawValue)),
                                      \(outcomes.map(\.resultJSON)), \(outcomes.map(\.error)), \(outcomes.map { Int($0.delay.milliseconds) }))
                     AS o(id, token, kind, result, error, delay_ms)),
+            locked AS MATERIALIZED (
+                SELECT id FROM \(unescaped: self.jobs) WHERE id = ANY(\(outcomes.map(\.id))) ORDER BY id FOR UPDATE),
             fin AS (
                 UPDATE \(unescaped: self.jobs) AS j SET
                     status = (CASE o.kind WHEN 'done' THEN 'done' WHEN 'failed' THEN 'failed' WHEN 'cancelled' THEN 'cancelled' ELSE 'scheduled' END)::\(unescaped: self.statusType),
@@ -266,8 +274,9 @@ extension JobStore {
                     run_at = CASE WHEN o.kind IN ('retry', 'released', 'snoozed') THEN now() + o.delay_ms * interval '1 millisecond' ELSE j.run_at END,
                     attempt = CASE WHEN o.kind IN ('released', 'snoozed') THEN j.attempt - 1 ELSE j.attempt END,
                     lease_token = NULL, lease_expires_at = NULL, updated_at = now()
-                FROM o, (SELECT id FROM \(unescaped: self.jobs) WHERE id = ANY(\(outcomes.map(\.id))) ORDER BY id FOR UPDATE) AS locked
-                WHERE j.id = o.id AND j.id = locked.id AND j.lease_token = o.token AND j.status::text = ANY(\(sources.map(\.rawValue)))
+                FROM o
+                WHERE j.id = o.id AND j.lease_token = o.token AND j.status::text = ANY(\(sources.map(\.rawValue)))
+                    AND (SELECT count(*) FROM locked) >= 0
                 RETURNING j.id, j.status, j.progress, j.current_step, j.updated_at, j.attempt, o.kind, o.error),
             ev AS (
                 INSERT INTO \(unescaped: self.events) (job_id, kind, from_status, to_status, message, attempt)
@@ -275,7 +284,7 @@ extension JobStore {
                 FROM fin WHERE kind <> 'done')
             SELECT fin.id FROM fin
             """
-        let rows = try await self.pool.query(query.named("jobs.finishMany"))
+        let rows = try await self.pool.query(query.named("jobs.finishMany").preparing(.always))
         return Set(try rows.map { try $0.decode(UUID.self, at: 0) })
     }
 

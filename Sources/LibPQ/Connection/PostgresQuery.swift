@@ -16,6 +16,22 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomS
     public var bindings: PostgresBindings
     /// A name for this statement, reported in errors and logs (for example `"jobs.claim"`).
     public var name: String?
+    /// Whether the connection may run this statement as a prepared statement. Defaults to
+    /// ``Preparation/automatic``.
+    public var preparation: Preparation = .automatic
+
+    /// Whether a connection with a statement cache
+    /// (``PostgresConfiguration/statementCacheCapacity``) prepares a statement.
+    public enum Preparation: Sendable, Hashable {
+        /// Prepared unless a parameter is an array: such a statement's best plan depends on the
+        /// arrays' lengths, which a generic plan (made for ten elements) does not know.
+        case automatic
+        /// Prepared even with array parameters: for a statement written so that any plan
+        /// PostgreSQL may settle on scales with the arrays (each element found by an index).
+        case always
+        /// Never prepared: planned for each call's values.
+        case never
+    }
 
     /// Creates a query from SQL text and parameters.
     /// - Parameters:
@@ -46,6 +62,15 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomS
     public func named(_ name: String) -> PostgresQuery {
         var copy = self
         copy.name = name
+        return copy
+    }
+
+    /// Returns a copy with another ``Preparation``.
+    /// - Parameter preparation: Whether the statement may be prepared.
+    /// - Returns: The query.
+    public func preparing(_ preparation: Preparation) -> PostgresQuery {
+        var copy = self
+        copy.preparation = preparation
         return copy
     }
 

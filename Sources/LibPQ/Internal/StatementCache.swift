@@ -2,10 +2,11 @@
 /// so a statement that runs again is bound to its prepared form instead of being parsed and
 /// planned again.
 ///
-/// Statements with an array parameter are never prepared. Their cost depends on the arrays'
-/// lengths, which only a plan made for each call's values sees: a prepared statement may
-/// settle on a generic plan made for ten elements, and a nested loop over a thousand outcomes
-/// then takes seconds instead of milliseconds.
+/// Statements with an array parameter are not prepared unless their query says
+/// ``PostgresQuery/Preparation/always``. Their cost may depend on the arrays' lengths, which
+/// only a plan made for each call's values sees: a prepared statement may settle on a generic
+/// plan made for ten elements, and a nested loop over a thousand elements then takes seconds
+/// instead of milliseconds.
 ///
 /// Holds at most `capacity` statements; when full, the least recently used one makes room.
 /// Names are `jobkit_<n>`, unique for the connection's life; a reconnect empties the cache,
@@ -37,9 +38,15 @@ struct StatementCache {
 
     var isEnabled: Bool { self.capacity > 0 }
 
-    /// Whether `query` should run prepared: the cache is on and no parameter is an array.
+    /// Whether `query` should run prepared: the cache is on and the query's
+    /// ``PostgresQuery/Preparation`` allows it (by default: no parameter is an array).
     func prepares(_ query: PostgresQuery) -> Bool {
-        self.isEnabled && !query.bindings.types.contains(where: \.isKnownArray)
+        guard self.isEnabled else { return false }
+        switch query.preparation {
+        case .automatic: return !query.bindings.types.contains(where: \.isKnownArray)
+        case .always: return true
+        case .never: return false
+        }
     }
     var isFull: Bool { self.entries.count >= self.capacity }
     var count: Int { self.entries.count }
