@@ -277,6 +277,26 @@ struct CLITests {
         }
     }
 
+    @Test func recoverAppliesAPolicyPerTypeAndRefusesAMalformedOne() async throws {
+        try await withJobKitFixture("cli_recover_policy") { fixture in
+            let invoice = try await fixture.job(in: .inProgress, type: "invoice", options: .init(maxAttempts: 3))
+            let other = try await fixture.job(in: .inProgress, type: "thumbnail", options: .init(maxAttempts: 3))
+            try await fixture.pool.query("UPDATE jobkit.jobs SET lease_expires_at = now() - interval '1 minute'")
+
+            for bad in ["invoice", "invoice=never", "=fail"] {
+                let refused = try await jobkit(fixture, "recover", "--policy", bad)
+                #expect(refused.status == 2, "\(bad): \(refused.text)")
+            }
+            #expect(try await fixture.jobs.job(invoice.id).status == .inProgress, "a refused command changes nothing")
+
+            let output = try await jobkit(fixture, "recover", "--policy", "invoice=fail")
+            #expect(output.status == 0, "\(output.text)")
+            #expect(output.stdout.contains("Recovered 2 jobs: 1 rescheduled, 1 failed"), "\(output.stdout)")
+            #expect(try await fixture.jobs.job(invoice.id).status == .failed)
+            #expect(try await fixture.jobs.job(other.id).status == .scheduled)
+        }
+    }
+
     @Test func validateFindsAnIssueAndFixFixesIt() async throws {
         try await withJobKitFixture("cli_validate") { fixture in
             let job = try await fixture.job(in: .done)
