@@ -356,6 +356,50 @@ struct FlowControlTests {
         }
     }
 
+    @Test func theLimitedClaimRunsItsGenericPlanAndLeavesTheSessionsSettingAsItWas() async throws {
+        try await withJobKitFixture("flow") { fixture in
+            let tracker = Tracker()
+            try await fixture.jobs.configureQueue("tenants", QueueSettings(keyLimit: 1))
+            for key in ["acme", "globex"] {
+                try await fixture.jobs.enqueueMany(
+                    Tracked.self, Array(repeating: .init(key: key, milliseconds: 5), count: 8),
+                    options: .init(queue: "tenants", concurrencyKey: key))
+            }
+            // Two connections: every claim and write of the executor runs on one of them.
+            let pool = fixture.makePool(maximumConnections: 2)
+            let service = JobService(pool: pool, configuration: .init(workerID: "planner", pollInterval: .milliseconds(100)))
+            let executor = JobExecutor(service: service, handlers: [Tracked(tracker: tracker)], configuration: .init(
+                queues: ["tenants"], concurrency: 2, pollInterval: .milliseconds(50)))
+
+            #expect(try await Self.run([executor]) { try await fixture.count("jobs", where: "status = 'done'") == 16 })
+
+            // Each connection's prepared claim: planned once for any values, never for the call's.
+            var generic = 0
+            var custom = 0
+            var modes: [String] = []
+            try await pool.withConnection { first in
+                try await pool.withConnection { second in
+                    for connection in [first, second] {
+                        let plans = try await connection.query("""
+                            SELECT COALESCE(sum(generic_plans), 0)::int8, COALESCE(sum(custom_plans), 0)::int8
+                            FROM pg_prepared_statements WHERE statement LIKE '%key_running AS%'
+                            """)
+                        for row in plans {
+                            generic += try row.decode(Int.self, at: 0)
+                            custom += try row.decode(Int.self, at: 1)
+                        }
+                        modes += try await connection.query("SHOW plan_cache_mode").map { try $0.decode(String.self, at: 0) }
+                    }
+                }
+            }
+            // 16 jobs, at most one per key at a time: at least 8 claims.
+            #expect(generic >= 8, "generic plans: \(generic)")
+            #expect(custom == 0, "custom plans: \(custom)")
+            // The setting was the claim's transaction's own.
+            #expect(modes == ["auto", "auto"])
+        }
+    }
+
     @Test func aKeyWithManyWaitingJobsAtTheHeadDoesNotHoldBackTheOthers() async throws {
         try await withJobKitFixture("flow") { fixture in
             let tracker = Tracker()

@@ -105,9 +105,15 @@ extension JobStore {
     }
 
     /// The row lock and the claim statement of a limited queue, pipelined in one transaction.
+    ///
+    /// The claim runs its generic plan, made once per connection: left to choose, PostgreSQL
+    /// plans about every other call afresh for its values (measured: 0.7 ms of planning for
+    /// 0.45 ms of execution), and the plan it makes is no better. The setting is the
+    /// transaction's own (`set_config(…, true)`), so it ends with the pipeline.
     private func claimLimited(
         queue: String, limit: Int, window: Int, owner: String, leaseDuration: Duration
     ) async throws -> (jobs: [Job], allowed: Int, windowRows: Int) {
+        let genericPlan: PostgresQuery = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
         let lock: PostgresQuery = "SELECT FROM \(unescaped: self.queues) WHERE name = \(queue) FOR UPDATE"
         let query: PostgresQuery = """
             WITH settings AS (SELECT * FROM \(unescaped: self.queues) WHERE name = \(queue) AND paused_at IS NULL),
@@ -161,10 +167,10 @@ extension JobStore {
         var allowed = 0
         var windowRows = 0
         let outcomes = try await self.pool.withConnection { connection in
-            try await connection.pipeline([lock.named("queues.lock"), query.named("jobs.claimLimited")])
+            try await connection.pipeline([genericPlan.named("queues.genericPlan"), lock.named("queues.lock"), query.named("jobs.claimLimited")])
         }
         for outcome in outcomes { _ = try outcome.get() }
-        for row in try outcomes[1].get() {
+        for row in try outcomes[2].get() {
             windowRows = try row.decode(Int.self, at: 0)
             allowed = try row.decode(Int.self, at: 1)
             if try row.decode(UUID?.self, at: 2) != nil { jobs.append(try Self.job(from: row, at: 2)) }
