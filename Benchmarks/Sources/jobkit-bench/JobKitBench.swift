@@ -67,11 +67,11 @@ struct JobKitBench: AsyncParsableCommand {
     @Flag(name: .customLong("poll-only"), help: "B and C: the executor polls instead of listening (usesNotifications: false; not the default).")
     var pollOnly = false
 
-    @Option(name: .customLong("key-limit"), help: "B: give the queue a fleet-wide per-key limit of N (QueueSettings.keyLimit; with --keys).")
+    @Option(name: .customLong("key-limit"), help: "B: give the queue a fleet-wide per-key limit of N (QueueSettings.keyLimit; the jobs spread over --keys keys).")
     var keyLimit: Int?
 
-    @Option(help: "B with --key-limit: how many concurrency keys the jobs spread over (default 100).")
-    var keys: Int = 100
+    @Option(help: "B: spread the jobs over N concurrency keys (default 100 with --key-limit). Without --key-limit: the same jobs with no limit, the control for what the limit costs.")
+    var keys: Int?
 
     @Option(name: .customLong("poll-interval-ms"), help: "B and C: the executor's pollInterval in ms (default: JobKit's default, 1000).")
     var pollIntervalMs: Int?
@@ -103,7 +103,7 @@ struct JobKitBench: AsyncParsableCommand {
         if let pollIntervalMs, pollIntervalMs < 1 { throw ValidationError("--poll-interval-ms must be at least 1") }
         if let keyLimit, keyLimit < 1 { throw ValidationError("--key-limit must be at least 1") }
         if let statementCache, statementCache < 0 { throw ValidationError("--statement-cache must not be negative") }
-        guard self.keys >= 1 else { throw ValidationError("--keys must be at least 1") }
+        if let keys, keys < 1 { throw ValidationError("--keys must be at least 1") }
         guard self.schedules >= 0 else { throw ValidationError("--schedules must not be negative") }
     }
 
@@ -135,7 +135,7 @@ struct JobKitBench: AsyncParsableCommand {
             if let pollIntervalMs { executorConfiguration.pollInterval = .milliseconds(pollIntervalMs) }
             var workloads = Workloads(
                 jobs: jobs, observer: observer, n: self.count, executorConfiguration: executorConfiguration, intervalMs: self.intervalMs,
-                keyLimit: self.keyLimit, keys: self.keys)
+                keyLimit: self.keyLimit, keys: self.keys ?? (self.keyLimit == nil ? nil : 100))
             workloads.schedules = self.schedules
             Log.info("workload \(self.workload.rawValue), n \(self.count), run \(self.runLabel), variant \(self.variant)")
             switch self.workload {

@@ -11,9 +11,10 @@ struct Workloads {
     /// JobKit's defaults but for the concurrency (and what the command's flags change).
     let executorConfiguration: JobExecutor.Configuration
     let intervalMs: Double
-    /// B: a fleet-wide per-key limit on the queue, and the number of keys the jobs spread over.
+    /// B: a fleet-wide per-key limit on the queue.
     let keyLimit: Int?
-    let keys: Int
+    /// B: the number of concurrency keys the jobs spread over (`nil`: no key).
+    let keys: Int?
     /// B: periodic schedules registered (and a scheduler leading them) while draining.
     var schedules = 0
 
@@ -60,19 +61,15 @@ struct Workloads {
 
     func drain() async throws -> Report {
         let payloads = (0..<self.n).map { _ in BenchPayload(ts: wallClock()) }
-        if let keyLimit {
-            try await self.jobs.configureQueue("default", QueueSettings(keyLimit: keyLimit))
-            // One enqueue per key (a call's jobs share their options), with run-at times in the
-            // past that interleave the keys in claim order: job i of key k is due at base + i × keys + k ms.
-            let base = Date().addingTimeInterval(-Double(self.n) / 1000 - 60)
-            var byKey: [Int: [BenchPayload]] = [:]
-            for (index, payload) in payloads.enumerated() { byKey[index % self.keys, default: []].append(payload) }
-            for (key, keyed) in byKey.sorted(by: { $0.key < $1.key }) {
-                try await self.jobs.pool.withTransaction { connection in
-                    for (round, payload) in keyed.enumerated() {
-                        let due = base.addingTimeInterval(Double(round * self.keys + key) / 1000)
-                        try await self.jobs.enqueue(NoopJob.self, payload, options: .init(runAt: due, concurrencyKey: "key-\(key)"), on: connection)
-                    }
+        if let keys {
+            if let keyLimit { try await self.jobs.configureQueue("default", QueueSettings(keyLimit: keyLimit)) }
+            // Job i has key i mod keys, so the keys interleave in claim order. All in one
+            // transaction, as plain B's one COPY: every job has the same run-at (the
+            // transaction's now()), so the claim order is the insertion order, and the claim
+            // index has the shape plain B's has. A call's jobs share their options: one call per job.
+            try await self.jobs.pool.withTransaction { connection in
+                for (index, payload) in payloads.enumerated() {
+                    try await self.jobs.enqueue(NoopJob.self, payload, options: JobOptions(concurrencyKey: "key-\(index % keys)"), on: connection)
                 }
             }
         } else {
@@ -116,12 +113,10 @@ struct Workloads {
         report["seconds_to_last_handler"] = lastHandler
         report["handler_runs"] = recorder.count
         report["done_rows"] = done
-        if let keyLimit {
-            report["key_limit"] = keyLimit
-            report["keys"] = self.keys
-        }
+        if let keyLimit { report["key_limit"] = keyLimit }
+        if let keys { report["keys"] = keys }
         self.describeExecutor(executor, in: &report)
-        if let scheduler {
+        if scheduler != nil {
             report["schedules"] = self.schedules
             report["schedule_jobs_enqueued"] = try await self.countJobs(queue: Self.scheduleQueue)
             report["scheduler_led"] = schedulerLed
