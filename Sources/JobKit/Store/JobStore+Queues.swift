@@ -92,9 +92,11 @@ extension JobStore {
     /// them on every claim until the next vacuum).
     ///
     /// Free keys are looked for in a window of runnable jobs in claim order, read without locks
-    /// (only the chosen rows are locked): a narrow one (`max(2 × limit, 8)` jobs) first, and a wide one
-    /// (`max(20 × limit, 2000)` jobs) when the narrow one was full of keys at their limit, so a
-    /// key with many waiting jobs at the head of the queue does not hide the others behind it.
+    /// (only the chosen rows are locked). Jobs whose key is already at its limit are passed over
+    /// by the scan, so a key with a long backlog hides no other key, at the price of reading
+    /// that backlog on every claim. The window holds the first `max(2 × limit, 8)` of the
+    /// others; when it was full yet yielded too few (several jobs of one key), a wide one
+    /// (`max(20 × limit, 2000)` jobs) is read.
     func claimLimited(queue: String, limit: Int, owner: String, leaseDuration: Duration) async throws -> [Job] {
         let narrow = max(limit * 2, 8)
         let first = try await self.claimLimited(queue: queue, limit: limit, window: narrow, owner: owner, leaseDuration: leaseDuration)
