@@ -376,7 +376,7 @@ struct FlowControlTests {
             // Each connection's prepared claim: planned once for any values, never for the call's.
             var generic = 0
             var custom = 0
-            var modes: [String] = []
+            var restored: [Bool] = []
             try await pool.withConnection { first in
                 try await pool.withConnection { second in
                     for connection in [first, second] {
@@ -388,15 +388,16 @@ struct FlowControlTests {
                             generic += try row.decode(Int.self, at: 0)
                             custom += try row.decode(Int.self, at: 1)
                         }
-                        modes += try await connection.query("SHOW plan_cache_mode").map { try $0.decode(String.self, at: 0) }
+                        restored += try await connection.query("SELECT setting = reset_val FROM pg_settings WHERE name = 'plan_cache_mode'")
+                            .map { try $0.decode(Bool.self, at: 0) }
                     }
                 }
             }
             // 16 jobs, at most one per key at a time: at least 8 claims.
             #expect(generic >= 8, "generic plans: \(generic)")
             #expect(custom == 0, "custom plans: \(custom)")
-            // The setting was the claim's transaction's own.
-            #expect(modes == ["auto", "auto"])
+            // The setting was the claim's transaction's own: each session has its default again.
+            #expect(restored == [true, true])
         }
     }
 
