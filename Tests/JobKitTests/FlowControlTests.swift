@@ -401,6 +401,33 @@ struct FlowControlTests {
         }
     }
 
+    @Test func withoutTheStatementCacheTheLimitedClaimIsPlannedPerCallAndHoldsTheKeyLimit() async throws {
+        try await withJobKitFixture("flow") { fixture in
+            let tracker = Tracker()
+            try await fixture.jobs.configureQueue("tenants", QueueSettings(keyLimit: 1))
+            for key in ["acme", "globex", "initech"] {
+                try await fixture.jobs.enqueueMany(
+                    Tracked.self, Array(repeating: .init(key: key, milliseconds: 20), count: 6),
+                    options: .init(queue: "tenants", concurrencyKey: key))
+            }
+            let pools = (0..<2).map { _ in fixture.makePool(maximumConnections: 4, statementCacheCapacity: 0) }
+            let executors = pools.enumerated().map { index, pool in
+                JobExecutor(
+                    service: JobService(pool: pool, configuration: .init(workerID: "uncached-\(index)", pollInterval: .milliseconds(100))),
+                    handlers: [Tracked(tracker: tracker)], configuration: .init(queues: ["tenants"], concurrency: 4, pollInterval: .milliseconds(50)))
+            }
+
+            #expect(try await Self.run(executors) { try await fixture.count("jobs", where: "status = 'done'") == 18 })
+
+            #expect(tracker.peakByKey.values.allSatisfy { $0 == 1 }, "peaks per key: \(tracker.peakByKey)")
+            #expect(tracker.runs.count == 18)
+            for pool in pools {
+                let prepared = try await pool.query("SELECT count(*)::int8 FROM pg_prepared_statements").first?.decode(Int.self, at: 0)
+                #expect(prepared == 0)
+            }
+        }
+    }
+
     @Test func aKeyWithManyWaitingJobsAtTheHeadDoesNotHoldBackTheOthers() async throws {
         try await withJobKitFixture("flow") { fixture in
             let tracker = Tracker()

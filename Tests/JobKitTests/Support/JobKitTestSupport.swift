@@ -34,9 +34,12 @@ final class JobKitFixture: Sendable {
         self.jobs = JobService(pool: self.pool, configuration: .init(schema: schema, workerID: "worker-main"))
     }
 
-    /// A pool of its own on the same database, as another process would have.
-    func makePool(maximumConnections: Int = 20) -> PostgresConnectionPool {
-        let pool = PostgresConnectionPool(connection: self.configuration, configuration: .init(maximumConnections: maximumConnections))
+    /// A pool of its own on the same database, as another process would have; a
+    /// `statementCacheCapacity` of 0 prepares no statement (as behind an old PgBouncer).
+    func makePool(maximumConnections: Int = 20, statementCacheCapacity: Int? = nil) -> PostgresConnectionPool {
+        var connection = self.configuration
+        if let statementCacheCapacity { connection.statementCacheCapacity = statementCacheCapacity }
+        let pool = PostgresConnectionPool(connection: connection, configuration: .init(maximumConnections: maximumConnections))
         self.otherPools.withLock { $0.append(pool) }
         return pool
     }
