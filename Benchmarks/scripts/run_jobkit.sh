@@ -29,9 +29,6 @@
 #   python3 Benchmarks/scripts/summarize.py /tmp/jobkitbench/results/raw_jobkit.jsonl
 set -u
 PG=${PG:-/usr/lib/postgresql/15/bin}
-PGHOST_=${PGHOST_:-127.0.0.1}
-PGPORT=${PGPORT:-5432}
-PGUSER_=${PGUSER_:-postgres}
 ROUNDS=${ROUNDS:-3}
 WORKLOADS=${WORKLOADS:-"A B C S"}
 PEERS=(${PEERS:-jobkit})
@@ -42,16 +39,8 @@ PEERS_DIR=${PEERS_DIR:-/work/shared/peers}
 VENV=${VENV:-$WORKDIR/venv}
 JOBKIT_ARGS=${JOBKIT_ARGS:-}
 CALIB=${CALIB:-1}
-HERE=$(cd "$(dirname "$0")" && pwd)
-PACKAGE=$(cd "$HERE/.." && pwd)
-PSQL="$PG/psql -X -h $PGHOST_ -p $PGPORT -U $PGUSER_ -d postgres -qAt -v ON_ERROR_STOP=1"
 mkdir -p "$(dirname "$OUT")"
-
-if [ -z "${BIN:-}" ]; then
-  swift build -c release --package-path "$PACKAGE" --product jobkit-bench >&2 || exit 1
-  BIN="$(swift build -c release --package-path "$PACKAGE" --show-bin-path)/jobkit-bench"
-fi
-[ -x "$BIN" ] || { echo "no jobkit-bench at $BIN" >&2; exit 1; }
+. "$(dirname "$0")/common.sh"
 $PSQL -c "SELECT 1" >/dev/null || { echo "no PostgreSQL at $PGHOST_:$PGPORT" >&2; exit 1; }
 
 fresh_db() {

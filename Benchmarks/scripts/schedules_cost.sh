@@ -14,20 +14,10 @@
 # Example:
 #   PGPORT=5499 ROUNDS=6 Benchmarks/scripts/schedules_cost.sh
 set -u
-PGHOST_=${PGHOST_:-127.0.0.1}
-PGPORT=${PGPORT:-5432}
-PGUSER_=${PGUSER_:-postgres}
 ROUNDS=${ROUNDS:-3}
 SCHEDULES=${SCHEDULES:-1000}
 OUT=${OUT:-/tmp/schedules_cost.jsonl}
-HERE=$(cd "$(dirname "$0")" && pwd)
-PACKAGE=$(cd "$HERE/.." && pwd)
-PSQL="psql -X -h $PGHOST_ -p $PGPORT -U $PGUSER_ -d postgres -qAt -v ON_ERROR_STOP=1"
-
-if [ -z "${BIN:-}" ]; then
-  swift build -c release --package-path "$PACKAGE" --product jobkit-bench >&2 || exit 1
-  BIN="$(swift build -c release --package-path "$PACKAGE" --show-bin-path)/jobkit-bench"
-fi
+. "$(dirname "$0")/common.sh"
 
 for r in $(seq 1 "$ROUNDS"); do
   order="0 $SCHEDULES"
