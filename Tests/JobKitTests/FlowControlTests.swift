@@ -356,47 +356,146 @@ struct FlowControlTests {
         }
     }
 
-    @Test func theLimitedClaimRunsItsGenericPlanAndLeavesTheSessionsSettingAsItWas() async throws {
+    @Test func fourExecutorsRacingForTheSameKeysNeverRunMoreThanTwoOfAKeyAndGiveEachRunASlot() async throws {
+        try await withJobKitFixture("flow") { fixture in
+            let tracker = Tracker()
+            try await fixture.jobs.configureQueue("tenants", QueueSettings(keyLimit: 2))
+            for key in ["acme", "globex", "initech"] {
+                try await fixture.jobs.enqueueMany(
+                    Tracked.self, Array(repeating: .init(key: key, milliseconds: 30), count: 10),
+                    options: .init(queue: "tenants", concurrencyKey: key))
+            }
+            // 16 slots for at most 6 runnable jobs at a time: the claims race for the same keys.
+            let executors = Self.executors(4, fixture, queues: ["tenants"], concurrency: 4) { Tracked(tracker: tracker) }
+
+            #expect(try await Self.run(executors) { try await fixture.count("jobs", where: "status = 'done'") == 30 })
+
+            #expect(tracker.peakByKey.values.allSatisfy { $0 <= 2 }, "peaks per key: \(tracker.peakByKey)")
+            #expect(tracker.peakByKey.values.contains(2), "a key's second slot was never used: \(tracker.peakByKey)")
+            #expect(tracker.runs.count == 30 && tracker.runs.values.allSatisfy { $0 == 1 })
+            // Every run held slot 1 or 2 of its key.
+            #expect(try await fixture.count("jobs", where: "key_slot BETWEEN 1 AND 2") == 30)
+        }
+    }
+
+    @Test func aClaimRacingForAKeysLastSlotWaitsForTheOtherClaimThenPassesTheKeyOver() async throws {
         try await withJobKitFixture("flow") { fixture in
             let tracker = Tracker()
             try await fixture.jobs.configureQueue("tenants", QueueSettings(keyLimit: 1))
-            for key in ["acme", "globex"] {
-                try await fixture.jobs.enqueueMany(
-                    Tracked.self, Array(repeating: .init(key: key, milliseconds: 5), count: 8),
-                    options: .init(queue: "tenants", concurrencyKey: key))
+            let acme = try await fixture.jobs.enqueueMany(
+                Tracked.self, Array(repeating: .init(key: "acme", milliseconds: 5), count: 2),
+                options: .init(queue: "tenants", concurrencyKey: "acme"))
+            let globex = try await fixture.jobs.enqueue(
+                Tracked.self, .init(key: "globex", milliseconds: 5), options: .init(queue: "tenants", concurrencyKey: "globex"))
+            let executors = Self.executors(1, fixture, queues: ["tenants"], concurrency: 2) { Tracked(tracker: tracker) }
+            let other = fixture.makePool(maximumConnections: 1)
+            let status = { @Sendable (id: UUID) in try await fixture.jobs.job(id).status }
+
+            let ran = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await Self.run(executors) {
+                        let second = try await status(acme[1])
+                        let third = try await status(globex)
+                        return second == .done && third == .done
+                    }
+                }
+                // Another claim, by SQL, has taken acme's only slot for its first job and not
+                // committed yet: the executor's snapshot shows acme free.
+                try await other.withConnection { connection in
+                    _ = try await connection.query("BEGIN")
+                    _ = try await connection.query("""
+                        UPDATE \(unescaped: fixture.schema).jobs SET status = 'in_progress', attempt = 1, started_at = now(),
+                            lease_owner = 'other', lease_token = gen_random_uuid(), lease_expires_at = now() + interval '1 hour', key_slot = 1
+                        WHERE id = \(acme[0])
+                        """)
+                    // The executor's claim gives acme's second job the same slot, and waits on the
+                    // unique index for the other claim's outcome.
+                    try await pollUntil("a claim waits for the other transaction") {
+                        try await fixture.pool.query("""
+                            SELECT count(*) FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid
+                            WHERE l.locktype = 'transactionid' AND NOT l.granted AND a.datname = current_database()
+                            """).first?.decode(Int.self, at: 0) ?? 0 > 0
+                    }
+                    #expect(try await status(acme[1]) == .scheduled)
+                    _ = try await connection.query("COMMIT")
+                }
+                // The claim is made again and sees acme running: it runs globex, not acme's second job.
+                try await pollUntil("globex ran") { try await status(globex) == .done }
+                #expect(try await status(acme[1]) == .scheduled)
+                #expect(tracker.peakByKey["acme"] == nil)
+                // Once the other claim's job ends, the second one runs.
+                try await fixture.execute("""
+                    UPDATE \(unescaped: fixture.schema).jobs SET status = 'done', finished_at = now(), progress = 100,
+                        lease_token = NULL, lease_expires_at = NULL
+                    WHERE id = \(acme[0])
+                    """)
+                let ran = try await group.next() ?? false
+                try await group.waitForAll()
+                return ran
+            }
+            #expect(ran)
+            #expect(tracker.peakByKey == ["acme": 1, "globex": 1])
+        }
+    }
+
+    @Test func theLimitedClaimsAndTheFinishRunTheirGenericPlansAndLeaveTheSessionsSettingAsItWas() async throws {
+        try await withJobKitFixture("flow") { fixture in
+            let tracker = Tracker()
+            // One queue claimed by the keyed claim, one by the locked claim.
+            try await fixture.jobs.configureQueue("tenants", QueueSettings(keyLimit: 1))
+            try await fixture.jobs.configureQueue("capped", QueueSettings(concurrencyLimit: 2, keyLimit: 1))
+            for queue in ["tenants", "capped"] {
+                for key in ["acme", "globex"] {
+                    try await fixture.jobs.enqueueMany(
+                        Tracked.self, Array(repeating: .init(key: "\(queue)-\(key)", milliseconds: 5), count: 12),
+                        options: .init(queue: queue, concurrencyKey: key))
+                }
             }
             // Two connections: every claim and write of the executor runs on one of them.
             let pool = fixture.makePool(maximumConnections: 2)
             let service = JobService(pool: pool, configuration: .init(workerID: "planner", pollInterval: .milliseconds(100)))
             let executor = JobExecutor(service: service, handlers: [Tracked(tracker: tracker)], configuration: .init(
-                queues: ["tenants"], concurrency: 2, pollInterval: .milliseconds(50)))
+                queues: ["tenants", "capped"], concurrency: 2, pollInterval: .milliseconds(50)))
 
-            #expect(try await Self.run([executor]) { try await fixture.count("jobs", where: "status = 'done'") == 16 })
+            #expect(try await Self.run([executor]) { try await fixture.count("jobs", where: "status = 'done'") == 48 })
 
-            // Each connection's prepared claim: planned once for any values, never for the call's.
-            var generic = 0
-            var custom = 0
+            // Each connection's prepared statements: how often each was planned for any values
+            // (generic) and for one call's values (custom).
+            var plans: [String: [(generic: Int, custom: Int)]] = [:]
             var restored: [Bool] = []
             try await pool.withConnection { first in
                 try await pool.withConnection { second in
                     for connection in [first, second] {
-                        let plans = try await connection.query("""
-                            SELECT COALESCE(sum(generic_plans), 0)::int8, COALESCE(sum(custom_plans), 0)::int8
-                            FROM pg_prepared_statements WHERE statement LIKE '%key_running AS%'
+                        let rows = try await connection.query("""
+                            SELECT CASE WHEN statement LIKE '%pg_try_advisory_xact_lock%' THEN 'keyed claim'
+                                    WHEN statement LIKE '%key_running AS%' THEN 'locked claim' ELSE 'finish' END,
+                                sum(generic_plans)::int8, sum(custom_plans)::int8
+                            FROM pg_prepared_statements
+                            WHERE statement LIKE '%key_running AS%' OR statement LIKE '%WITH o AS%'
+                            GROUP BY 1
                             """)
-                        for row in plans {
-                            generic += try row.decode(Int.self, at: 0)
-                            custom += try row.decode(Int.self, at: 1)
+                        for row in rows {
+                            let (statement, generic, custom) = try row.decode((String, Int, Int).self)
+                            plans[statement, default: []].append((generic, custom))
                         }
                         restored += try await connection.query("SELECT setting = reset_val FROM pg_settings WHERE name = 'plan_cache_mode'")
                             .map { try $0.decode(Bool.self, at: 0) }
                     }
                 }
             }
-            // 16 jobs, at most one per key at a time: at least 8 claims.
-            #expect(generic >= 8, "generic plans: \(generic)")
-            #expect(custom == 0, "custom plans: \(custom)")
-            // The setting was the claim's transaction's own: each session has its default again.
+            // 24 jobs a queue, at most one per key at a time: at least 12 claims of each queue,
+            // and 48 outcomes written in at least 24 batches. The locked claim and the finish
+            // force their generic plans; the keyed claim gives PostgreSQL nothing to plan a call
+            // for, so after its first five calls on a connection it keeps to the generic plan.
+            for statement in ["locked claim", "finish"] {
+                let counted = plans[statement] ?? []
+                #expect(counted.map(\.generic).reduce(0, +) >= 12, "\(statement): \(counted)")
+                #expect(counted.allSatisfy { $0.custom == 0 }, "\(statement): \(counted)")
+            }
+            let keyed = plans["keyed claim"] ?? []
+            #expect(keyed.map { $0.generic + $0.custom }.reduce(0, +) >= 12, "keyed claim: \(keyed)")
+            #expect(keyed.allSatisfy { $0.custom <= 5 } && keyed.contains { $0.generic > 0 }, "keyed claim: \(keyed)")
+            // The settings were each transaction's own: each session has its default again.
             #expect(restored == [true, true])
         }
     }

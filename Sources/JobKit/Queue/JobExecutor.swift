@@ -118,7 +118,7 @@ public final class JobExecutor: Service, Sendable {
         /// The last claim filled every free slot, so more work may be waiting.
         var mayHaveMore = true
         /// Which of its queues have fleet-wide limits, and when that was read.
-        var limitedQueues: (queues: [String], readAt: ContinuousClock.Instant) = ([], .now)
+        var limitedQueues: (queues: [JobStore.LimitedQueue], readAt: ContinuousClock.Instant) = ([], .now)
         /// A notification about one of its queues arrived (a pause, a resume or new limits
         /// send one too): read which queues have limits again before the next claim.
         var limitsMayHaveChanged = true
@@ -283,7 +283,7 @@ public final class JobExecutor: Service, Sendable {
             self.state.withLock { $0.limitedQueues = (limited, now) }
         }
         let leaseDuration = self.service.configuration.leaseDuration
-        let unlimited = self.configuration.queues.filter { !limited.contains($0) }
+        let unlimited = self.configuration.queues.filter { name in !limited.contains { $0.name == name } }
         var claimed = unlimited.isEmpty
             ? [] : try await store.claim(queues: unlimited, limit: free, owner: self.workerID, leaseDuration: leaseDuration)
         for queue in limited where claimed.count < free {
@@ -455,7 +455,7 @@ public final class JobExecutor: Service, Sendable {
             // A written outcome frees room under its queue's fleet-wide limits (a key's or the
             // queue's running count): after a claim that came back short, claim again.
             let claimsAgain = self.state.withLock { state in
-                guard !state.mayHaveMore, batch.contains(where: { state.limitedQueues.queues.contains($0.queue) }) else { return false }
+                guard !state.mayHaveMore, batch.contains(where: { finished in state.limitedQueues.queues.contains { $0.name == finished.queue } }) else { return false }
                 state.mayHaveMore = true
                 return true
             }

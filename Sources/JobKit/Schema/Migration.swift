@@ -282,5 +282,26 @@ extension Migration {
         ),
         // Fillfactor and autovacuum settings for a queue's churn (see TableSettings).
         TableSettings.migration(version: 7),
+        Migration(
+            version: 8,
+            name: "key slots",
+            up: """
+                -- A running job of a queue with only a key limit holds one of its key's slots,
+                -- 1 to key_limit, given by the claim. The index of running keyed jobs becomes
+                -- unique over the slot: two claims racing for a key's last slot cannot both commit,
+                -- so these claims need no queue-wide lock. Jobs started otherwise hold no slot
+                -- (NULL, never equal to another) and count toward the limit all the same.
+                ALTER TABLE {schema}.jobs ADD COLUMN key_slot smallint CHECK (key_slot >= 1);
+                DROP INDEX {schema}.jobs_running_key_idx;
+                CREATE UNIQUE INDEX jobs_running_key_idx ON {schema}.jobs (queue, concurrency_key, key_slot)
+                    WHERE status = 'in_progress' AND concurrency_key IS NOT NULL;
+                """,
+            down: """
+                DROP INDEX {schema}.jobs_running_key_idx;
+                CREATE INDEX jobs_running_key_idx ON {schema}.jobs (queue, concurrency_key)
+                    WHERE status = 'in_progress' AND concurrency_key IS NOT NULL;
+                ALTER TABLE {schema}.jobs DROP COLUMN key_slot;
+                """
+        ),
     ]
 }

@@ -191,7 +191,7 @@ extension JobStore {
                 UPDATE \(unescaped: self.jobs) AS j SET status = 'in_progress', attempt = j.attempt + 1, started_at = now(),
                     lease_owner = \(owner), lease_token = gen_random_uuid(),
                     lease_expires_at = now() + \(leaseDuration.milliseconds) * interval '1 millisecond',
-                    progress = 0, current_step = NULL, cancel_requested_at = NULL, updated_at = now()
+                    progress = 0, current_step = NULL, cancel_requested_at = NULL, updated_at = now(), key_slot = NULL
                 FROM (SELECT id FROM \(unescaped: self.jobs) WHERE status = 'scheduled' AND
             """
         query.append(queueCondition)
@@ -253,6 +253,7 @@ extension JobStore {
     /// Prepared although its parameters are arrays: whatever plan PostgreSQL settles on finds
     /// each outcome's row through the primary key or one hash join, so a generic plan made for
     /// ten outcomes still fits a thousand (a nested loop rescanning the outcomes would not).
+    /// It runs that generic plan on every call (``runWithGenericPlans(_:)``).
     func finish(_ outcomes: [Outcome]) async throws -> Set<UUID> {
         guard !outcomes.isEmpty else { return [] }
         // Every outcome's move leaves from in_progress only (the transition table says so).
@@ -284,7 +285,7 @@ extension JobStore {
                 FROM fin WHERE kind <> 'done')
             SELECT fin.id FROM fin
             """
-        let rows = try await self.pool.query(query.named("jobs.finishMany").preparing(.always))
+        let rows = try await self.runWithGenericPlans([query.named("jobs.finishMany").preparing(.always)])[0]
         return Set(try rows.map { try $0.decode(UUID.self, at: 0) })
     }
 

@@ -67,56 +67,155 @@ extension JobStore {
         }
     }
 
+    /// A queue the plain claim leaves alone: one with limits.
+    struct LimitedQueue: Sendable, Hashable {
+        /// The queue's name.
+        var name: String
+        /// Whether its only limit is the per-key one: its claims then take no queue-wide lock
+        /// (see ``claimLimited(queue:limit:owner:leaseDuration:)``).
+        var hasOnlyKeyLimit: Bool
+    }
+
     /// Of `queues`, those running with limits: the ones the plain claim leaves to
     /// ``claimLimited(queue:limit:owner:leaseDuration:)``.
-    func limitedQueues(among queues: [String]) async throws -> [String] {
+    func limitedQueues(among queues: [String]) async throws -> [LimitedQueue] {
         let query: PostgresQuery = """
-            SELECT name FROM \(unescaped: self.queues) WHERE name = ANY(\(queues)) AND paused_at IS NULL
+            SELECT name, concurrency_limit IS NULL AND rate_limit IS NULL FROM \(unescaped: self.queues)
+            WHERE name = ANY(\(queues)) AND paused_at IS NULL
                 AND (concurrency_limit IS NOT NULL OR key_limit IS NOT NULL OR rate_limit IS NOT NULL)
             ORDER BY name
             """
-        return try await self.run("queues.limited", query).map { try $0.decode(String.self, at: 0) }
+        return try await self.run("queues.limited", query).map { row in
+            let (name, onlyKeyLimit) = try row.decode((String, Bool).self)
+            return LimitedQueue(name: name, hasOnlyKeyLimit: onlyKeyLimit)
+        }
     }
 
-    /// Claims up to `limit` jobs of one queue within its fleet-wide limits.
+    /// Claims up to `limit` jobs of one queue within its fleet-wide limits. Jobs whose key is at
+    /// its limit are skipped, not waited for.
     ///
-    /// Two statements in one transaction, sent in one round trip (a pipeline): the first locks
-    /// the queue's row, so claims of this queue take turns across the fleet; the second starts
-    /// once the lock is held, so its snapshot sees every claim committed before, and it counts
-    /// running jobs (per queue and per key) and the rate window without a lost update. Jobs
-    /// whose key is at its limit are skipped, not waited for.
+    /// **Key slots.** Every claim of a queue with a key limit gives each keyed job it claims a
+    /// slot of its key: a number from 1 to the key limit that no running job of the key holds
+    /// (as far as the claim's snapshot shows). The index of running keyed jobs is unique over
+    /// the slot, so two claims that race for a key's last slot cannot both commit: the second
+    /// waits for the first, then fails with a unique violation, and is made again (it then sees
+    /// the first one's job).
     ///
-    /// The queue's running jobs are counted only up to its concurrency limit, and not at all
-    /// without one: a `LIMIT` keeps that count a plain index scan, which marks the index
-    /// entries of finished jobs dead as it passes them (a bitmap scan would visit every one of
-    /// them on every claim until the next vacuum).
+    /// **A queue with only a key limit** is claimed that way and nothing more: one statement
+    /// that locks its window of runnable jobs as the plain claim does (`FOR UPDATE SKIP LOCKED`),
+    /// keeps those that fit, and gives them slots. Claims of the queue run side by side across
+    /// the fleet. Each takes a transaction-level advisory lock on every key it considers and
+    /// passes over the keys another claim holds, so racing claims seldom reach for the same
+    /// slot, and never wait on each other in a cycle. The values its plan could depend on (the
+    /// queue, the `LIMIT`s) are given as subqueries: PostgreSQL then cannot plan a call for its
+    /// values any better than the generic plan, and keeps to that one after its first five
+    /// calls, with no setting to send (with plain parameters it planned three calls in four
+    /// afresh, at 0.45 ms each).
     ///
-    /// Free keys are looked for in a window of runnable jobs in claim order, read without locks
-    /// (only the chosen rows are locked). Jobs whose key is already at its limit are passed over
-    /// by the scan, so a key with a long backlog hides no other key, at the price of reading
-    /// that backlog on every claim. The window holds the first `max(2 × limit, 8)` of the
-    /// others; when it was full yet yielded too few (several jobs of one key), a wide one
-    /// (`max(20 × limit, 2000)` jobs) is read.
-    func claimLimited(queue: String, limit: Int, owner: String, leaseDuration: Duration) async throws -> [Job] {
+    /// **A queue with a concurrency or rate limit** is claimed under its row's lock: two
+    /// statements in one transaction, sent in one round trip (a pipeline); the first locks the
+    /// queue's row, so claims of this queue take turns across the fleet; the second starts once
+    /// the lock is held, so its snapshot sees every claim committed before, and it counts
+    /// running jobs and the rate window without a lost update. The queue's running jobs are
+    /// counted only up to its concurrency limit, and not at all without one: a `LIMIT` keeps
+    /// that count a plain index scan, which marks the index entries of finished jobs dead as it
+    /// passes them (a bitmap scan would visit every one of them on every claim until the next
+    /// vacuum).
+    ///
+    /// Free keys are looked for in a window of runnable jobs in claim order. Jobs whose key is
+    /// already at its limit are passed over by the scan, so a key with a long backlog hides no
+    /// other key, at the price of reading that backlog on every claim. When the window was full
+    /// yet yielded too few (several jobs of one key), a wide one is read.
+    func claimLimited(queue: LimitedQueue, limit: Int, owner: String, leaseDuration: Duration) async throws -> [Job] {
+        if queue.hasOnlyKeyLimit {
+            var attempt = 0
+            while true {
+                attempt += 1
+                do {
+                    if let jobs = try await self.claimKeyed(queue: queue.name, limit: limit, owner: owner, leaseDuration: leaseDuration) {
+                        return jobs
+                    }
+                    break  // the queue has other limits now: claimed under its lock.
+                } catch let error as PostgresError where attempt < 5 && (error.sqlState == .uniqueViolation || error.sqlState == .deadlockDetected) {
+                    continue
+                }
+            }
+        }
         let narrow = max(limit * 2, 8)
-        let first = try await self.claimLimited(queue: queue, limit: limit, window: narrow, owner: owner, leaseDuration: leaseDuration)
+        let first = try await self.claimLocked(queue: queue.name, limit: limit, window: narrow, owner: owner, leaseDuration: leaseDuration)
         guard first.jobs.count < first.allowed, first.windowRows == narrow else { return first.jobs }
-        let wide = try await self.claimLimited(
-            queue: queue, limit: first.allowed - first.jobs.count, window: max(limit * 20, 2000), owner: owner, leaseDuration: leaseDuration)
+        let wide = try await self.claimLocked(
+            queue: queue.name, limit: first.allowed - first.jobs.count, window: max(limit * 20, 2000), owner: owner, leaseDuration: leaseDuration)
         return first.jobs + wide.jobs
     }
 
-    /// The row lock and the claim statement of a limited queue, pipelined in one transaction.
-    ///
-    /// The claim runs its generic plan, made once per connection: left to choose, PostgreSQL
-    /// plans about every other call afresh for its values (measured: 0.7 ms of planning for
-    /// 0.45 ms of execution), and the plan it makes is no better. The setting is the
-    /// transaction's own (`set_config(…, true)`), so it ends with the pipeline. Without the
-    /// statement cache every call is planned anyway, best for its own values: no setting then.
-    private func claimLimited(
+    /// The claim of a queue with only a key limit: a window of `limit` jobs, then, when it was
+    /// full yet yielded too few, a wider one of `max(8 × limit, 64)`, each row of which it locks.
+    /// `nil` when the queue has other limits now (or none, or is paused).
+    private func claimKeyed(queue: String, limit: Int, owner: String, leaseDuration: Duration) async throws -> [Job]? {
+        guard let first = try await self.claimKeyed(queue: queue, limit: limit, window: limit, owner: owner, leaseDuration: leaseDuration) else {
+            return nil
+        }
+        guard first.jobs.count < limit, first.windowRows == limit else { return first.jobs }
+        let wide = try await self.claimKeyed(
+            queue: queue, limit: limit - first.jobs.count, window: max(limit * 8, 64), owner: owner, leaseDuration: leaseDuration)
+        return first.jobs + (wide?.jobs ?? [])
+    }
+
+    private func claimKeyed(
+        queue: String, limit: Int, window: Int, owner: String, leaseDuration: Duration
+    ) async throws -> (jobs: [Job], windowRows: Int)? {
+        let query: PostgresQuery = """
+            WITH settings AS (
+                SELECT key_limit FROM \(unescaped: self.queues)
+                WHERE name = \(queue) AND paused_at IS NULL AND key_limit IS NOT NULL AND concurrency_limit IS NULL AND rate_limit IS NULL),
+            key_running AS (
+                SELECT concurrency_key, count(*) AS n, array_remove(array_agg(key_slot), NULL) AS slots FROM \(unescaped: self.jobs)
+                WHERE status = 'in_progress' AND queue = (SELECT \(queue)) AND concurrency_key IS NOT NULL GROUP BY 1),
+            candidates AS MATERIALIZED (
+                SELECT id, priority, run_at, concurrency_key FROM \(unescaped: self.jobs)
+                WHERE status = 'scheduled' AND queue = (SELECT \(queue)) AND run_at <= now() AND EXISTS (SELECT FROM settings)
+                    AND CASE WHEN concurrency_key IS NULL THEN true
+                        WHEN concurrency_key IN (SELECT concurrency_key FROM key_running WHERE n >= (SELECT key_limit FROM settings)) THEN false
+                        ELSE pg_try_advisory_xact_lock((SELECT hashtext(\(self.schema + ".keys"))), hashtext(\(queue) || '/' || concurrency_key)) END
+                ORDER BY priority, run_at LIMIT (SELECT \(window)) FOR UPDATE SKIP LOCKED),
+            ranked AS (
+                SELECT c.id, c.priority, c.run_at, c.concurrency_key, COALESCE(k.n, 0) AS running, k.slots,
+                    row_number() OVER (PARTITION BY c.concurrency_key ORDER BY c.priority, c.run_at) AS nth
+                FROM candidates AS c LEFT JOIN key_running AS k USING (concurrency_key)),
+            chosen AS (
+                SELECT id, CASE WHEN concurrency_key IS NOT NULL THEN (
+                        SELECT slot FROM generate_series(1, (SELECT key_limit FROM settings)) AS slot
+                        WHERE slot <> ALL (COALESCE(slots, '{}')) ORDER BY slot OFFSET nth - 1 LIMIT 1) END AS slot
+                FROM ranked
+                WHERE concurrency_key IS NULL OR running + nth <= (SELECT key_limit FROM settings)
+                ORDER BY priority, run_at LIMIT (SELECT \(limit))),
+            claimed AS (
+                UPDATE \(unescaped: self.jobs) AS j SET status = 'in_progress', attempt = j.attempt + 1, started_at = now(),
+                    lease_owner = \(owner), lease_token = gen_random_uuid(),
+                    lease_expires_at = now() + \(leaseDuration.milliseconds) * interval '1 millisecond',
+                    progress = 0, current_step = NULL, cancel_requested_at = NULL, updated_at = now(), key_slot = chosen.slot
+                FROM chosen WHERE j.id = chosen.id
+                RETURNING \(unescaped: Self.columns("j.")))
+            SELECT EXISTS (SELECT FROM settings), (SELECT count(*) FROM candidates), claimed.* FROM (SELECT 1) AS always LEFT JOIN claimed ON true
+            """
+        let rows = try await self.pool.query(query.named("jobs.claimKeyed"))
+        var jobs: [Job] = []
+        var windowRows = 0
+        for row in rows {
+            guard try row.decode(Bool.self, at: 0) else { return nil }
+            windowRows = try row.decode(Int.self, at: 1)
+            if try row.decode(UUID?.self, at: 2) != nil { jobs.append(try Self.job(from: row, at: 2)) }
+        }
+        return (jobs, windowRows)
+    }
+
+    /// The row lock and the claim statement of a queue with a concurrency or rate limit,
+    /// pipelined in one transaction, the claim with its generic plan (see
+    /// ``runWithGenericPlans(_:settings:)``).
+    private func claimLocked(
         queue: String, limit: Int, window: Int, owner: String, leaseDuration: Duration
     ) async throws -> (jobs: [Job], allowed: Int, windowRows: Int) {
-        let genericPlan: PostgresQuery = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
         let lock: PostgresQuery = "SELECT FROM \(unescaped: self.queues) WHERE name = \(queue) FOR UPDATE"
         let query: PostgresQuery = """
             WITH settings AS (SELECT * FROM \(unescaped: self.queues) WHERE name = \(queue) AND paused_at IS NULL),
@@ -125,7 +224,7 @@ extension JobStore {
                     SELECT FROM \(unescaped: self.jobs) WHERE status = 'in_progress' AND queue = \(queue)
                     LIMIT COALESCE((SELECT concurrency_limit FROM settings), 0)) AS counted),
             key_running AS (
-                SELECT concurrency_key, count(*) AS n FROM \(unescaped: self.jobs)
+                SELECT concurrency_key, count(*) AS n, array_remove(array_agg(key_slot), NULL) AS slots FROM \(unescaped: self.jobs)
                 WHERE status = 'in_progress' AND queue = \(queue) AND concurrency_key IS NOT NULL GROUP BY 1),
             window_open AS (
                 SELECT rate_window_started_at IS NOT NULL AND rate_window_started_at + rate_period_ms * interval '1 millisecond' > now() AS open
@@ -142,11 +241,14 @@ extension JobStore {
                         SELECT concurrency_key FROM key_running WHERE n >= (SELECT key_limit FROM settings)))
                 ORDER BY priority, run_at LIMIT \(window)),
             ranked AS (
-                SELECT c.id, c.priority, c.run_at, c.concurrency_key, COALESCE(k.n, 0) AS key_running,
+                SELECT c.id, c.priority, c.run_at, c.concurrency_key, COALESCE(k.n, 0) AS key_running, k.slots,
                     row_number() OVER (PARTITION BY c.concurrency_key ORDER BY c.priority, c.run_at) AS nth
                 FROM candidates AS c LEFT JOIN key_running AS k USING (concurrency_key)),
             chosen AS (
-                SELECT id FROM ranked
+                SELECT id, CASE WHEN concurrency_key IS NOT NULL AND (SELECT key_limit FROM settings) IS NOT NULL THEN (
+                        SELECT slot FROM generate_series(1, (SELECT key_limit FROM settings)) AS slot
+                        WHERE slot <> ALL (COALESCE(slots, '{}')) ORDER BY slot OFFSET nth - 1 LIMIT 1) END AS slot
+                FROM ranked
                 WHERE concurrency_key IS NULL OR (SELECT key_limit FROM settings) IS NULL OR key_running + nth <= (SELECT key_limit FROM settings)
                 ORDER BY priority, run_at LIMIT COALESCE((SELECT n FROM allowed), 0)),
             locked AS (
@@ -156,8 +258,8 @@ extension JobStore {
                 UPDATE \(unescaped: self.jobs) AS j SET status = 'in_progress', attempt = j.attempt + 1, started_at = now(),
                     lease_owner = \(owner), lease_token = gen_random_uuid(),
                     lease_expires_at = now() + \(leaseDuration.milliseconds) * interval '1 millisecond',
-                    progress = 0, current_step = NULL, cancel_requested_at = NULL, updated_at = now()
-                FROM locked WHERE j.id = locked.id
+                    progress = 0, current_step = NULL, cancel_requested_at = NULL, updated_at = now(), key_slot = chosen.slot
+                FROM locked JOIN chosen ON chosen.id = locked.id WHERE j.id = locked.id
                 RETURNING \(unescaped: Self.columns("j."))),
             counted AS (
                 UPDATE \(unescaped: self.queues) SET
@@ -166,18 +268,11 @@ extension JobStore {
                 WHERE name = \(queue) AND rate_limit IS NOT NULL AND EXISTS (SELECT FROM claimed))
             SELECT (SELECT count(*) FROM candidates), COALESCE((SELECT n FROM allowed), 0), claimed.* FROM (SELECT 1) AS always LEFT JOIN claimed ON true
             """
+        let rows = try await self.runWithGenericPlans([lock.named("queues.lock"), query.named("jobs.claimLimited")])
         var jobs: [Job] = []
         var allowed = 0
         var windowRows = 0
-        var statements = [lock.named("queues.lock"), query.named("jobs.claimLimited")]
-        if self.pool.connectionConfiguration.statementCacheCapacity > 0 {
-            statements.insert(genericPlan.named("queues.genericPlan"), at: 0)
-        }
-        let outcomes = try await self.pool.withConnection { connection in
-            try await connection.pipeline(statements)
-        }
-        for outcome in outcomes { _ = try outcome.get() }
-        for row in try outcomes[statements.count - 1].get() {
+        for row in rows[1] {
             windowRows = try row.decode(Int.self, at: 0)
             allowed = try row.decode(Int.self, at: 1)
             if try row.decode(UUID?.self, at: 2) != nil { jobs.append(try Self.job(from: row, at: 2)) }

@@ -254,6 +254,8 @@ struct JobStore: Sendable {
             WITH prev AS (SELECT id, status, lease_token FROM \(unescaped: self.jobs) WHERE id = \(id) FOR UPDATE),
             upd AS (UPDATE \(unescaped: self.jobs) AS j SET status = \(target.rawValue)::text::\(unescaped: self.statusType), updated_at = now()
             """
+        // A job started by hand holds no key slot (see ``claimLimited(queue:limit:owner:leaseDuration:)``).
+        if target == .inProgress { query.append(", key_slot = NULL") }
         query.append(assignments)
         query.append(" FROM prev WHERE j.id = prev.id AND prev.status::text = ANY(\(sources))")
         if let lease { query.append(" AND j.lease_token = \(lease)") }
@@ -361,6 +363,37 @@ struct JobStore: Sendable {
     @discardableResult
     func run(_ name: String, _ query: PostgresQuery) async throws -> PostgresRows {
         try await self.pool.query(query.named(name))
+    }
+
+    /// Runs `statements` in one implicit transaction, sent in one round trip (a pipeline), each
+    /// with its generic plan and under `settings` (the transaction's own); returns each one's
+    /// rows, or throws the first failure.
+    ///
+    /// For the hot-path statements whose best plan does not depend on their values. Left to
+    /// choose, PostgreSQL plans a prepared statement afresh for each call's values whenever that
+    /// plan's estimate beats the generic one's, which an array parameter shorter than ten (the
+    /// generic plan's guess) or a `LIMIT` parameter is enough for; measured on workload B with a
+    /// key limit: the finish planned on every call (0.25 ms, for 0.29 ms of execution), the
+    /// limited claim on about every other one (0.7 ms), for plans no better. The settings are
+    /// made with `set_config(…, true)`, so they end with the pipeline. Without the statement
+    /// cache every call is planned anyway, best for its own values: no plan setting then.
+    func runWithGenericPlans(_ statements: [PostgresQuery], settings: [(name: String, value: String)] = []) async throws -> [PostgresRows] {
+        var all = settings
+        if self.pool.connectionConfiguration.statementCacheCapacity > 0 {
+            all.insert((name: "plan_cache_mode", value: "force_generic_plan"), at: 0)
+        }
+        var pipeline = statements
+        if !all.isEmpty {
+            var setting: PostgresQuery = "SELECT "
+            for (index, item) in all.enumerated() {
+                setting.append("\(unescaped: index == 0 ? "" : ", ")set_config(\(item.name), \(item.value), true)")
+            }
+            pipeline.insert(setting.named("settings.local"), at: 0)
+        }
+        let outcomes = try await self.pool.withConnection { connection in
+            try await connection.pipeline(pipeline)
+        }
+        return try outcomes.dropFirst(all.isEmpty ? 0 : 1).map { try $0.get() }
     }
 
     private func single(_ rows: PostgresRows) throws -> PostgresRow {
