@@ -116,6 +116,85 @@ struct MultiProcessTests {
         }
     }
 
+    @Test func aKeyLimitHoldsAcrossTwoProcessesRacingForTheSameKeys() async throws {
+        // A function of its own, as tenThousandJobsRunExactlyOnce is (the checker crash).
+        try await withJobKitFixture("mp_keys") { try await Self.keyLimitHoldsAcrossProcesses($0) }
+    }
+
+    static func keyLimitHoldsAcrossProcesses(_ fixture: JobKitFixture) async throws {
+        try await Self.createRunsTable(fixture)
+        try await fixture.jobs.configureQueue("default", QueueSettings(keyLimit: 1))
+        let ids = try await withWorkerProcesses { workers in
+            let processes = try ["k1", "k2"].map { name in
+                try workers.start(name: name, arguments: Self.arguments(
+                    fixture, workerID: name, mode: "drain", concurrency: 4, logLevel: "info",
+                    ["--executors", "2", "--job-ms", "10", "--lease-ms", "10000", "--poll-ms", "200"]))
+            }
+            for process in processes { try await process.waitUntilReady() }
+            // 16 slots in four executors of two processes, racing for 4 keys.
+            var ids: [UUID] = []
+            for key in 0..<4 {
+                ids += try await fixture.jobs.enqueueMany(
+                    CountJob.self, (0..<25).map { CountJob.Payload(n: $0) }, options: .init(concurrencyKey: "key-\(key)"))
+            }
+            try await Self.waitFor("all 100 jobs to be done", timeout: .seconds(120), interval: .milliseconds(100), watching: processes) {
+                try await fixture.count("jobs", where: "status = 'done'") == 100
+            }
+            for process in processes { process.terminate() }
+            for process in processes {
+                let exit = try await process.waitForExit()
+                #expect(exit == .exited(0), "worker \(process.name) \(exit); its log:\n\(process.log)")
+                // A claim that lost a race for a slot is made again without a word; one that
+                // failed five times running would be logged here.
+                #expect(process.log.isEmpty, "worker \(process.name) reported trouble:\n\(process.log.prefix(4000))")
+            }
+            return ids
+        }
+
+        // By the database's clock, each key's runs follow one another: none starts before the
+        // one before it has finished.
+        #expect(try await Self.overlappingRunsOfOneKey(fixture) == 0)
+        let runs = try await fixture.pool.query("SELECT job_id, worker_id FROM mp_runs").map { try $0.decode((UUID, String).self) }
+        #expect(runs.count == 100 && Set(runs.map(\.0)) == Set(ids), "runs: \(runs.count), distinct: \(Set(runs.map(\.0)).count)")
+    }
+
+    @Test func aKilledWorkersJobHoldsItsKeyUntilItsLeaseRunsOut() async throws {
+        try await withJobKitFixture("mp_key_kill") { fixture in
+            try await Self.createRunsTable(fixture)
+            try await fixture.jobs.configureQueue("default", QueueSettings(keyLimit: 1))
+            let first = try await fixture.jobs.enqueue(BlockJob.self, EmptyPayload(), options: .init(maxAttempts: 3, concurrencyKey: "acme"))
+            try await withWorkerProcesses { workers in
+                let lease = ["--lease-ms", "1000", "--heartbeat-ms", "300", "--rescue-ms", "300"]
+                let a = try workers.start(name: "killed-a", arguments: Self.arguments(fixture, workerID: "killed-a", mode: "block", lease))
+                try await a.waitUntilReady()
+                try await Self.waitFor("worker A to start the first job", watching: [a]) { try await Self.runs(of: first, fixture) == ["killed-a"] }
+                a.kill()
+                #expect(try await a.waitForExit() == .signalled(SIGKILL))
+                let expiredAt = try #require(try await Self.lease(of: first, fixture)?.expiresAt)
+
+                // A second job of the key, and a worker with room for both.
+                let second = try await fixture.jobs.enqueue(BlockJob.self, EmptyPayload(), options: .init(concurrencyKey: "acme"))
+                let b = try workers.start(name: "finisher-b", arguments: Self.arguments(
+                    fixture, workerID: "finisher-b", mode: "block", concurrency: 2, lease + ["--finish-blocked"]))
+                try await b.waitUntilReady()
+                try await Self.waitFor("both jobs to be done", watching: [b]) {
+                    try await fixture.count("jobs", where: "status = 'done'") == 2
+                }
+
+                // The dead worker's job kept the key's only slot until its lease ran out: the
+                // second job started after that, and the two never ran at once.
+                let secondStart = try #require(try await Self.runStart(of: second, by: "finisher-b", fixture))
+                #expect(secondStart > expiredAt)
+                #expect(try await Self.overlappingRunsOfOneKey(fixture, excluding: "killed-a") == 0)
+                #expect(try await Self.runs(of: first, fixture) == ["killed-a", "finisher-b"])
+                #expect(try await Self.runs(of: second, fixture) == ["finisher-b"])
+
+                b.terminate()
+                #expect(try await b.waitForExit() == .exited(0))
+            }
+        }
+    }
+
     @Test func restartWithSameIdentityReclaimsAtOnce() async throws {
         try await withJobKitFixture("mp_restart") { fixture in
             try await Self.createRunsTable(fixture)
@@ -298,6 +377,19 @@ struct MultiProcessTests {
                 worker_id text NOT NULL,
                 at timestamptz NOT NULL DEFAULT clock_timestamp())
             """)
+    }
+
+    /// How many runs (of workers other than `excluded`) began, by the handler's own clock reading
+    /// in `mp_runs`, before the job run just before them of the same key had finished
+    /// (`finished_at`, written after its handler returned). A job's `started_at` would not do: it
+    /// is its claim's transaction start, which may precede the commit of the finish it saw.
+    static func overlappingRunsOfOneKey(_ fixture: JobKitFixture, excluding excluded: String = "") async throws -> Int? {
+        try await fixture.pool.query("""
+            SELECT count(*) FROM (
+                SELECT r.at, lag(j.finished_at) OVER (PARTITION BY j.concurrency_key ORDER BY r.at) AS previous_end
+                FROM mp_runs AS r JOIN jobkit.jobs AS j ON j.id = r.job_id WHERE r.worker_id <> \(excluded)) AS runs
+            WHERE at < previous_end
+            """).first?.decode(Int.self, at: 0)
     }
 
     /// A worker's command line on the fixture's database. Its log (stderr) shows in failures.
