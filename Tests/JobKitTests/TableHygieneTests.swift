@@ -65,7 +65,7 @@ struct TableHygieneTests {
         }
     }
 
-    @Test(arguments: ["jobs_claim_idx", "jobs_lease_idx", "jobs_finished_idx"])
+    @Test(arguments: ["jobs_claim_idx", "jobs_lease_idx", "jobs_finished_idx", "jobs_running_key_idx"])
     func healthNamesADroppedIndex(_ index: String) async throws {
         try await withJobKitFixture("hygiene") { fixture in
             try await fixture.execute("DROP INDEX \(unescaped: fixture.schema).\(unescaped: index)")

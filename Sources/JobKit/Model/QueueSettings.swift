@@ -1,7 +1,9 @@
 import Foundation
 
 /// A queue's flow control across the whole fleet: every executor of every process obeys it,
-/// because the claim statement reads it under the queue's row lock.
+/// because the claim statement holds it in the database: a per-key limit through key slots (a
+/// unique index over the running jobs of a key), a concurrency or rate limit under the queue's
+/// row lock.
 ///
 /// A queue without settings has none of these limits; pausing and resuming keep the limits.
 public struct QueueSettings: Sendable, Hashable, Codable {

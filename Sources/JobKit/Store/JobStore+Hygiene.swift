@@ -13,6 +13,7 @@ extension JobStore {
         ("jobs_lease_idx", "the recovery of expired leases"),
         ("jobs_finished_idx", "retention and stats"),
         ("jobs_unique_key_idx", "unique keys"),
+        ("jobs_running_key_idx", "the per-key limits (its uniqueness over key slots holds them)"),
     ]
 
     /// The claim index, whose size health compares with the number of `scheduled` jobs.
