@@ -286,11 +286,12 @@ extension Migration {
             version: 8,
             name: "key slots",
             up: """
-                -- A running job of a queue with only a key limit holds one of its key's slots,
-                -- 1 to key_limit, given by the claim. The index of running keyed jobs becomes
-                -- unique over the slot: two claims racing for a key's last slot cannot both commit,
-                -- so these claims need no queue-wide lock. Jobs started otherwise hold no slot
-                -- (NULL, never equal to another) and count toward the limit all the same.
+                -- A running job of a queue with a key limit holds one of its key's slots, 1 to
+                -- key_limit, given by the claim. The index of running keyed jobs becomes unique
+                -- over the slot: two claims racing for a key's last slot cannot both commit, so a
+                -- queue with only a key limit is claimed without a queue-wide lock. Jobs started
+                -- otherwise hold no slot (NULL, never equal to another) and count toward the
+                -- limit all the same.
                 ALTER TABLE {schema}.jobs ADD COLUMN key_slot smallint CHECK (key_slot >= 1);
                 DROP INDEX {schema}.jobs_running_key_idx;
                 CREATE UNIQUE INDEX jobs_running_key_idx ON {schema}.jobs (queue, concurrency_key, key_slot)

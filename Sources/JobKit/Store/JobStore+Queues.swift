@@ -221,7 +221,7 @@ extension JobStore {
 
     /// The row lock and the claim statement of a queue with a concurrency or rate limit,
     /// pipelined in one transaction, the claim with its generic plan (see
-    /// ``runWithGenericPlans(_:settings:)``).
+    /// ``runWithGenericPlans(_:)``).
     private func claimLocked(
         queue: String, limit: Int, window: Int, owner: String, leaseDuration: Duration
     ) async throws -> (jobs: [Job], allowed: Int, windowRows: Int) {

@@ -366,34 +366,27 @@ struct JobStore: Sendable {
     }
 
     /// Runs `statements` in one implicit transaction, sent in one round trip (a pipeline), each
-    /// with its generic plan and under `settings` (the transaction's own); returns each one's
-    /// rows, or throws the first failure.
+    /// with its generic plan; returns each one's rows, or throws the first failure.
     ///
     /// For the hot-path statements whose best plan does not depend on their values. Left to
     /// choose, PostgreSQL plans a prepared statement afresh for each call's values whenever that
     /// plan's estimate beats the generic one's, which an array parameter shorter than ten (the
     /// generic plan's guess) or a `LIMIT` parameter is enough for; measured on workload B with a
     /// key limit: the finish planned on every call (0.25 ms, for 0.29 ms of execution), the
-    /// limited claim on about every other one (0.7 ms), for plans no better. The settings are
-    /// made with `set_config(…, true)`, so they end with the pipeline. Without the statement
-    /// cache every call is planned anyway, best for its own values: no plan setting then.
-    func runWithGenericPlans(_ statements: [PostgresQuery], settings: [(name: String, value: String)] = []) async throws -> [PostgresRows] {
-        var all = settings
-        if self.pool.connectionConfiguration.statementCacheCapacity > 0 {
-            all.insert((name: "plan_cache_mode", value: "force_generic_plan"), at: 0)
-        }
+    /// limited claim on about every other one (0.7 ms), for plans no better. The setting is the
+    /// transaction's own (`set_config(…, true)`), so it ends with the pipeline. Without the
+    /// statement cache every call is planned anyway, best for its own values: no setting then.
+    func runWithGenericPlans(_ statements: [PostgresQuery]) async throws -> [PostgresRows] {
         var pipeline = statements
-        if !all.isEmpty {
-            var setting: PostgresQuery = "SELECT "
-            for (index, item) in all.enumerated() {
-                setting.append("\(unescaped: index == 0 ? "" : ", ")set_config(\(item.name), \(item.value), true)")
-            }
-            pipeline.insert(setting.named("settings.local"), at: 0)
+        let generic = self.pool.connectionConfiguration.statementCacheCapacity > 0
+        if generic {
+            let setting: PostgresQuery = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
+            pipeline.insert(setting.named("plans.generic"), at: 0)
         }
         let outcomes = try await self.pool.withConnection { connection in
             try await connection.pipeline(pipeline)
         }
-        return try outcomes.dropFirst(all.isEmpty ? 0 : 1).map { try $0.get() }
+        return try outcomes.dropFirst(generic ? 1 : 0).map { try $0.get() }
     }
 
     private func single(_ rows: PostgresRows) throws -> PostgresRow {
