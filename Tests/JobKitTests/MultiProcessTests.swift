@@ -140,14 +140,9 @@ struct MultiProcessTests {
             try await Self.waitFor("all 100 jobs to be done", timeout: .seconds(120), interval: .milliseconds(100), watching: processes) {
                 try await fixture.count("jobs", where: "status = 'done'") == 100
             }
-            for process in processes { process.terminate() }
-            for process in processes {
-                let exit = try await process.waitForExit()
-                #expect(exit == .exited(0), "worker \(process.name) \(exit); its log:\n\(process.log)")
-                // A claim that lost a race for a slot is made again without a word; one that
-                // failed five times running would be logged here.
-                #expect(process.log.isEmpty, "worker \(process.name) reported trouble:\n\(process.log.prefix(4000))")
-            }
+            // A claim that lost a race for a slot is made again without a word; one that failed
+            // five times running would be logged.
+            try await Self.stopQuietly(processes)
             return ids
         }
 
@@ -356,15 +351,20 @@ struct MultiProcessTests {
             try await Self.waitFor("all 10,000 jobs to be done", timeout: .seconds(180), interval: .milliseconds(100), watching: processes) {
                 try await fixture.count("jobs", where: "status = 'done'") == 10_000
             }
-            for process in processes { process.terminate() }
-            for process in processes {
-                let exit = try await process.waitForExit()
-                #expect(exit == .exited(0), "worker \(process.name) \(exit); its log:\n\(process.log)")
-                // At level info a worker logs only trouble it could not throw: a failed claim,
-                // renewal or write (a deadlock between them, say), or an outcome refused.
-                #expect(process.log.isEmpty, "worker \(process.name) reported trouble:\n\(process.log.prefix(4000))")
-            }
+            try await Self.stopQuietly(processes)
             return ids
+        }
+    }
+
+    /// Stops `processes` gracefully (SIGTERM) and expects each to exit 0 having logged nothing:
+    /// at level info a worker logs only trouble it could not throw, such as a failed claim,
+    /// renewal or write (a deadlock between them, say), or an outcome refused.
+    static func stopQuietly(_ processes: [WorkerProcess]) async throws {
+        for process in processes { process.terminate() }
+        for process in processes {
+            let exit = try await process.waitForExit()
+            #expect(exit == .exited(0), "worker \(process.name) \(exit); its log:\n\(process.log)")
+            #expect(process.log.isEmpty, "worker \(process.name) reported trouble:\n\(process.log.prefix(4000))")
         }
     }
 

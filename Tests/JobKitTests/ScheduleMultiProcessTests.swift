@@ -12,9 +12,14 @@ struct ScheduleMultiProcessTests {
     /// A tick's job as stored.
     struct TickJob {
         var id: UUID
+        /// The tick, as its unique key names it.
         var tick: Date
-        var uniqueKey: String?
+        var runAt: Date
+        var uniqueKey: String
         var status: String
+        /// Taken back from a killed worker (rescued) or at a shutdown (released): that moved its
+        /// run-at to the time it was taken back.
+        var wasTakenBack: Bool
     }
 
     @Test func threeProcessesEnqueueTenTicksAsExactlyTenJobs() async throws {
@@ -52,6 +57,8 @@ struct ScheduleMultiProcessTests {
             #expect(later.timeIntervalSince(earlier) == 1, "ticks \(earlier) and \(later) are not one second apart")
         }
         #expect(jobs.allSatisfy { $0.uniqueKey == JobSchedule.uniqueKey(name: "mp-tick", tick: $0.tick) })
+        // Each job runs at its tick, unless it was taken back from a worker.
+        #expect(jobs.allSatisfy { $0.wasTakenBack ? $0.runAt >= $0.tick : $0.runAt == $0.tick }, "\(jobs.map { ($0.tick, $0.runAt, $0.wasTakenBack) })")
 
         // Each job of the window ran; only a killed worker's run may have been repeated.
         let runs = try await fixture.pool.query("SELECT job_id, worker_id FROM mp_runs").map { try $0.decode((UUID, String).self) }
@@ -107,12 +114,20 @@ struct ScheduleMultiProcessTests {
     }
 
     /// The `mp.tick` jobs, by tick.
+    /// The tick jobs, in tick order. The tick is read from the unique key (`schedule:mp-tick:`
+    /// and the tick in UTC), not from `run_at`, which taking a job back moves.
     static func jobs(_ fixture: JobKitFixture) async throws -> [TickJob] {
-        try await fixture.pool.query("""
-            SELECT id, run_at, unique_key, status::text FROM jobkit.jobs WHERE job_type = 'mp.tick' ORDER BY run_at
-            """).map { row in
-            let (id, tick, key, status) = try row.decode((UUID, Date, String?, String).self)
-            return TickJob(id: id, tick: tick, uniqueKey: key, status: status)
-        }
+        let rows = try await fixture.pool.query("""
+            SELECT id, run_at, unique_key, status::text,
+                EXISTS (SELECT FROM jobkit.job_events AS e WHERE e.job_id = j.id AND e.kind IN ('rescued', 'released'))
+            FROM jobkit.jobs AS j WHERE job_type = 'mp.tick'
+            """)
+        let parser = ISO8601DateFormatter()
+        return try rows.map { row in
+            let (id, runAt, key, status, wasTakenBack) = try row.decode((UUID, Date, String?, String, Bool).self)
+            let uniqueKey = try #require(key, "the job \(id) has no unique key")
+            let tick = try #require(parser.date(from: String(uniqueKey.dropFirst("schedule:mp-tick:".count))), "unique key \(uniqueKey)")
+            return TickJob(id: id, tick: tick, runAt: runAt, uniqueKey: uniqueKey, status: status, wasTakenBack: wasTakenBack)
+        }.sorted { $0.tick < $1.tick }
     }
 }
